@@ -1,0 +1,164 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sort"
+	"sync/atomic"
+
+	"github.com/wardenproject/warden/internal/auth"
+	"github.com/wardenproject/warden/internal/config"
+	"github.com/wardenproject/warden/internal/gateway"
+	"github.com/wardenproject/warden/internal/keys"
+	"github.com/wardenproject/warden/internal/provider"
+	"github.com/wardenproject/warden/internal/route"
+	"github.com/wardenproject/warden/internal/secret"
+	"github.com/wardenproject/warden/internal/vault"
+)
+
+// defaultBaseURLs are the public endpoints used when a provider of a known
+// type has no base_url.
+var defaultBaseURLs = map[string]string{
+	provider.OpenAI:      "https://api.openai.com/v1",
+	provider.Anthropic:   "https://api.anthropic.com",
+	provider.HuggingFace: "https://api-inference.huggingface.co",
+	provider.Google:      "https://generativelanguage.googleapis.com",
+}
+
+// dataPlane is everything the gateway needs, built from configuration.
+type dataPlane struct {
+	gateway *gateway.Gateway
+	keys    *keys.Manager
+}
+
+// buildDataPlane wires providers, models, keys and the gateway from cfg.
+// Everything is checked here, at start: a provider whose key cannot be
+// resolved stops the server with a message that says how to fix it.
+func (a *app) buildDataPlane(ctx context.Context, cfg *config.Config, s *session, log *slog.Logger) (*dataPlane, error) {
+	res := vault.NewResolver(s.vault, a.lookup, 0, log)
+	upstreams := map[string]*gateway.Upstream{}
+	public := map[string]bool{}
+	var problems []error
+	for _, name := range sortedNames(cfg.Providers) {
+		p := cfg.Providers[name]
+		base := p.BaseURL
+		if base == "" {
+			base = defaultBaseURLs[p.Type]
+		}
+		ad, err := provider.New(provider.Config{Name: name, Type: p.Type, BaseURL: base, Headers: p.Headers, AzureAPIVersion: p.AzureAPIVersion})
+		if err != nil {
+			problems = append(problems, fmt.Errorf("provider %s: %w", name, err))
+			continue
+		}
+		refs := p.APIKeys
+		if p.APIKey != "" {
+			refs = []string{p.APIKey}
+		}
+		parsed := make([]config.Ref, 0, len(refs))
+		for _, r := range refs {
+			ref, err := config.ParseRef(r)
+			if err != nil {
+				problems = append(problems, fmt.Errorf("provider %s: %w", name, err))
+				continue
+			}
+			if _, err := res.Resolve(ctx, ref.Scheme, ref.Name); err != nil {
+				hint := ""
+				if ref.Scheme == "secret" {
+					hint = fmt.Sprintf("; store it with: warden secrets set %s", ref.Name)
+				}
+				problems = append(problems, fmt.Errorf("provider %s: api key %s: %w%s", name, ref, err, hint))
+				continue
+			}
+			parsed = append(parsed, ref)
+		}
+		t := gateway.Timeouts{Connect: p.Timeouts.Connect, FirstByte: p.Timeouts.FirstByte, Total: p.Timeouts.Total, StreamIdle: p.Timeouts.StreamIdle}
+		total := t.Total
+		if total <= 0 {
+			total = gateway.DefaultTimeouts.Total
+		}
+		upstreams[name] = &gateway.Upstream{
+			Adapter:    ad,
+			Key:        keyRing(res, parsed),
+			Client:     gateway.NewClient(t),
+			Total:      total,
+			StreamIdle: t.StreamIdle,
+		}
+		if p.Public {
+			public[name] = true
+			log.Warn("pass-through route is public: anyone who can reach warden can call it without a key", "provider", name, "route", "/proxy/"+name+"/")
+		}
+	}
+	models := map[string]route.Model{}
+	for name, m := range cfg.Models {
+		var deps []route.Deployment
+		for _, d := range m.Resolved(name) {
+			deps = append(deps, route.Deployment{Provider: d.Provider, Model: d.Model, Weight: d.Weight})
+		}
+		models[name] = route.Model{Deployments: deps, Fallbacks: m.Fallbacks}
+	}
+	rc := cfg.Routing
+	retries := rc.MaxRetries
+	if retries == 0 {
+		retries = route.NoRetries
+	}
+	router, err := route.New(models, route.Options{
+		MaxRetries:      retries,
+		BaseDelay:       rc.BackoffBase,
+		MaxDelay:        rc.BackoffMax,
+		MaxTotal:        rc.MaxTotal,
+		BreakerFailures: rc.BreakerFailures,
+		BreakerCooldown: rc.BreakerCooldown,
+	})
+	if err != nil {
+		problems = append(problems, fmt.Errorf("models: %w", err))
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("cannot start the gateway:\n%w", errors.Join(problems...))
+	}
+
+	km, err := keyManager(ctx, s, log, cfg.Keys.PollInterval)
+	if err != nil {
+		return nil, err
+	}
+	var trusted []netip.Prefix
+	trusted = append(trusted, cfg.Server.TrustedPrefixes()...)
+	gw, err := gateway.New(gateway.Options{
+		Auth:           auth.Chain(auth.VirtualKeys{Keys: km, Logger: log}),
+		AnthropicAuth:  auth.Chain(auth.VirtualKeys{Keys: km, AllowXAPIKey: true, Logger: log}),
+		Router:         router,
+		Upstreams:      upstreams,
+		PublicRoutes:   public,
+		MaxBodyBytes:   cfg.Server.MaxBodyBytes,
+		TrustedProxies: trusted,
+		Logger:         log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &dataPlane{gateway: gw, keys: km}, nil
+}
+
+// keyRing returns the provider's keys in turn, spreading load and rate
+// limits across them.
+func keyRing(res *vault.Resolver, refs []config.Ref) func(context.Context) (secret.Secret, error) {
+	var next atomic.Uint64
+	return func(ctx context.Context) (secret.Secret, error) {
+		if len(refs) == 0 {
+			return secret.Secret{}, nil
+		}
+		r := refs[(next.Add(1)-1)%uint64(len(refs))]
+		return res.Resolve(ctx, r.Scheme, r.Name)
+	}
+}
+
+func sortedNames[V any](m map[string]V) []string {
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}

@@ -1,0 +1,416 @@
+// Package config loads Warden's configuration: a YAML file (warden.yaml),
+// WARDEN_* environment variables that override it, and built-in defaults.
+//
+// Precedence, lowest first: Default(), the file, the environment. Only
+// data_dir, server.*, log.*, routing.* and keys.* can be set from the
+// environment; providers and models are file-only because they are
+// structured and because the environment is the wrong place to keep a list
+// of upstreams. A variable is
+// named WARDEN_ plus the setting's path in upper case with _ for each level
+// (WARDEN_SERVER_TLS_CERT_FILE); lists are comma separated; an empty value
+// counts as unset. WARDEN_* variables that other parts of Warden read
+// (WARDEN_CONFIG, the master key and passphrase variables, WARDEN_KEY,
+// WARDEN_TEST_*) are ignored here; any other unknown WARDEN_* name is an
+// error, since it is most likely a typo that would otherwise be silently
+// ignored.
+//
+// Checking is strict (DESIGN.md, convention 2): unknown keys, wrong types,
+// several YAML documents and unknown WARDEN_* variables are errors, and every
+// problem is reported at once as a Problems error. Provider credentials are
+// only ever references (secret://NAME in the vault, env://VAR in the
+// process environment); a literal key is refused. No error message repeats a
+// value from the file or the environment, because a value in the wrong place
+// may be a credential.
+//
+// Components do not import this package: main copies plain fields into
+// their constructors.
+package config
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Config is Warden's whole configuration. Load and Parse return it with
+// defaults filled in and validated.
+type Config struct {
+	// DataDir holds the SQLite database and other local state.
+	// Default "./warden-data"; env WARDEN_DATA_DIR.
+	DataDir string `yaml:"data_dir"`
+	// Server configures the HTTP listener shared by both planes.
+	Server Server `yaml:"server"`
+	// Log configures Warden's own structured log.
+	Log Log `yaml:"log"`
+	// Providers are the upstream APIs, by name. The name is how models and
+	// the CLI refer to a provider, and the suggested vault secret name for
+	// its key. Never nil after Default, Load or Parse.
+	Providers map[string]Provider `yaml:"providers"`
+	// Models maps the model names clients ask for to where they are
+	// served. Never nil after Default, Load or Parse.
+	Models map[string]Model `yaml:"models"`
+	// Routing tunes retries and circuit breakers for the whole gateway.
+	Routing Routing `yaml:"routing"`
+	// Keys tunes how virtual keys are checked and rotated.
+	Keys Keys `yaml:"keys"`
+}
+
+// Server configures the HTTP server.
+type Server struct {
+	// Addr is the listen address, host:port. An empty host listens on all
+	// interfaces; port 0 picks a free port. Default "127.0.0.1:8080".
+	Addr string `yaml:"addr"`
+	// ReadHeaderTimeout bounds reading request headers (slowloris).
+	// Default 10s; must be > 0.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	// ReadTimeout bounds reading a whole request, body included.
+	// Default 60s; must be > 0.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// IdleTimeout bounds keep-alive connections waiting for the next
+	// request. Default 120s; must be > 0 (net/http would otherwise fall
+	// back to ReadTimeout, which surprises people).
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// ShutdownTimeout is how long a graceful shutdown waits for in-flight
+	// requests. Default 30s. Zero is allowed and means "do not wait": close
+	// connections at once, which is what some orchestrators want when they
+	// already drained traffic.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// MaxHeaderBytes caps request header size. Default 64 KiB; allowed
+	// 4 KiB to 1 MiB.
+	MaxHeaderBytes int `yaml:"max_header_bytes"`
+	// MaxBodyBytes caps request body size. Default 32 MiB (audio uploads to
+	// OpenAI go up to 25 MB); allowed 1 KiB to 1 GiB.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// TrustedProxies are the peers (IP addresses or CIDR prefixes) whose
+	// X-Forwarded-For header is believed. Empty by default: the client IP is
+	// the connection's. Env WARDEN_SERVER_TRUSTED_PROXIES, comma separated.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// TLS configures HTTPS on the listener.
+	TLS TLS `yaml:"tls"`
+}
+
+// TLS configures HTTPS. With none of cert_file, key_file and self_signed
+// set, the server speaks plain HTTP.
+type TLS struct {
+	// CertFile is a PEM certificate chain; set together with KeyFile.
+	CertFile string `yaml:"cert_file"`
+	// KeyFile is the PEM private key for CertFile.
+	KeyFile string `yaml:"key_file"`
+	// SelfSigned makes Warden generate a throwaway certificate at start.
+	// It cannot be combined with CertFile/KeyFile.
+	SelfSigned bool `yaml:"self_signed"`
+	// MinVersion is the lowest TLS version accepted: "1.2" (default) or
+	// "1.3".
+	MinVersion string `yaml:"min_version"`
+}
+
+// MinVersionID returns MinVersion as a crypto/tls constant. Anything other
+// than "1.3" gives TLS 1.2, the default and the lowest Warden will speak.
+func (t TLS) MinVersionID() uint16 {
+	if t.MinVersion == "1.3" {
+		return tls.VersionTLS13
+	}
+	return tls.VersionTLS12
+}
+
+// Log configures Warden's log output.
+type Log struct {
+	// Level is debug, info (default), warn or error.
+	Level string `yaml:"level"`
+	// Format is json (default) or text.
+	Format string `yaml:"format"`
+}
+
+// Provider is one upstream API and how to authenticate to it.
+type Provider struct {
+	// Type selects the adapter: openai, anthropic, huggingface, google or
+	// http (a generic or self-hosted server).
+	Type string `yaml:"type"`
+	// BaseURL is where requests go: an absolute http(s) URL without
+	// credentials or query. https is required unless the host is loopback
+	// or AllowInsecureHTTP is set. Required for type http; for the other
+	// types empty means the adapter's public endpoint.
+	BaseURL string `yaml:"base_url,omitempty"`
+	// APIKey is a credential reference, secret://NAME or env://VAR. Required
+	// (or APIKeys) for every type but http.
+	APIKey string `yaml:"api_key,omitempty"`
+	// APIKeys are several credential references for the same provider,
+	// spread across by the router. Exclusive with APIKey.
+	APIKeys []string `yaml:"api_keys,omitempty"`
+	// AllowInsecureHTTP permits a plain-http BaseURL on a non-loopback host,
+	// e.g. a model server on a private network.
+	AllowInsecureHTTP bool `yaml:"allow_insecure_http,omitempty"`
+	// Headers are static extra headers sent upstream with every request,
+	// such as OpenAI-Organization or anthropic-beta. They are sent as
+	// written: credentials do not belong here (headers that carry them are
+	// refused) but in APIKey, where they are references into the vault.
+	Headers map[string]string `yaml:"headers,omitempty"`
+	// AzureAPIVersion marks an openai-type provider as Azure OpenAI and is
+	// sent as its api-version, e.g. "2024-10-21". BaseURL is then required:
+	// the resource's endpoint.
+	AzureAPIVersion string `yaml:"azure_api_version,omitempty"`
+	// Public opens /proxy/NAME/... to callers without a Warden key. Only
+	// for type http, never together with an API key (anyone could then
+	// spend it), and off by default: a public route has no per-key limits,
+	// budget or owner in the audit log.
+	Public bool `yaml:"public,omitempty"`
+	// Timeouts bound upstream calls to this provider; zero fields take the
+	// gateway's defaults.
+	Timeouts Timeouts `yaml:"timeouts,omitempty"`
+}
+
+// MaxProviderTimeout bounds every field of Timeouts: a longer upstream wait
+// is a stuck connection, not a slow model.
+const MaxProviderTimeout = time.Hour
+
+// Timeouts bound the phases of one upstream call. Each is optional: 0
+// means the gateway's default; set, it must be from 1ns to
+// MaxProviderTimeout.
+type Timeouts struct {
+	// Connect bounds dialing and the TLS handshake.
+	Connect time.Duration `yaml:"connect,omitempty"`
+	// FirstByte bounds the wait for the response headers after the request
+	// was sent: how long a model may think before answering.
+	FirstByte time.Duration `yaml:"first_byte,omitempty"`
+	// Total bounds the whole call, body included.
+	Total time.Duration `yaml:"total,omitempty"`
+	// StreamIdle bounds the gap between two chunks of a streamed response,
+	// so a stalled stream is cut without limiting a long healthy one.
+	StreamIdle time.Duration `yaml:"stream_idle,omitempty"`
+}
+
+// Model says where a client-facing model name is served: either one
+// provider (Provider and UpstreamModel, the shorthand) or a list of
+// Deployments, plus the models to fall back to when all of them fail.
+type Model struct {
+	// Provider names an entry of Config.Providers. Exclusive with
+	// Deployments.
+	Provider string `yaml:"provider,omitempty"`
+	// UpstreamModel is the model name sent to the provider. Defaults to the
+	// model's own name. Only with Provider.
+	UpstreamModel string `yaml:"upstream_model,omitempty"`
+	// Deployments are several places the model is served, picked by
+	// weight. Exclusive with Provider/UpstreamModel.
+	Deployments []Deployment `yaml:"deployments,omitempty"`
+	// Fallbacks are other model names tried in order once every deployment
+	// of this one failed. They must exist and must not lead back to this
+	// model.
+	Fallbacks []string `yaml:"fallbacks,omitempty"`
+}
+
+// MaxWeight bounds Deployment.Weight.
+const MaxWeight = 1000
+
+// Deployment is one place a model is served.
+type Deployment struct {
+	// Provider names an entry of Config.Providers.
+	Provider string `yaml:"provider"`
+	// Model is the model name sent upstream (for Azure OpenAI, the
+	// deployment name). Defaults to the public model name.
+	Model string `yaml:"model"`
+	// Weight is this deployment's share of requests relative to the
+	// model's other deployments: 1 to MaxWeight, default 1.
+	Weight int `yaml:"weight"`
+}
+
+// Resolved returns the model's deployments with defaults filled in: the
+// shorthand {provider, upstream_model} becomes one deployment, an empty
+// upstream name becomes name (the public model name) and a zero weight 1.
+// The result is a fresh slice; nil if the model names no provider at all.
+func (m Model) Resolved(name string) []Deployment {
+	if len(m.Deployments) == 0 {
+		if m.Provider == "" {
+			return nil
+		}
+		up := m.UpstreamModel
+		if up == "" {
+			up = name
+		}
+		return []Deployment{{Provider: m.Provider, Model: up, Weight: 1}}
+	}
+	out := make([]Deployment, len(m.Deployments))
+	for i, d := range m.Deployments {
+		if d.Model == "" {
+			d.Model = name
+		}
+		if d.Weight == 0 {
+			d.Weight = 1
+		}
+		out[i] = d
+	}
+	return out
+}
+
+// Routing tunes how the gateway retries a failed upstream call and keeps
+// away from a failing deployment. Every field has a default; the
+// environment can set them as WARDEN_ROUTING_*.
+type Routing struct {
+	// MaxRetries is how often a failed call is repeated on the same
+	// deployment before the next one is tried: 0 to 10, default 2.
+	MaxRetries int `yaml:"max_retries"`
+	// BackoffBase is the first retry's delay ceiling; it doubles per retry
+	// up to BackoffMax, with full jitter. Default 200ms.
+	BackoffBase time.Duration `yaml:"backoff_base"`
+	// BackoffMax caps one backoff delay. Default 5s; at least BackoffBase.
+	BackoffMax time.Duration `yaml:"backoff_max"`
+	// MaxTotal bounds the retrying and failing over of one request: no new
+	// attempt starts after it. Default 60s.
+	MaxTotal time.Duration `yaml:"max_total"`
+	// BreakerFailures is how many consecutive failures of a deployment open
+	// its circuit breaker: 1 to 1000, default 5.
+	BreakerFailures int `yaml:"breaker_failures"`
+	// BreakerCooldown is how long an open breaker keeps traffic away
+	// before one trial call is let through. Default 30s.
+	BreakerCooldown time.Duration `yaml:"breaker_cooldown"`
+}
+
+// Keys tunes virtual keys. The environment can set it as WARDEN_KEYS_*.
+type Keys struct {
+	// PollInterval is how often a running server looks for revoked,
+	// suspended or changed keys in the store, so it bounds how long a
+	// revocation takes to reach it: 50ms to 5s, default 250ms.
+	PollInterval time.Duration `yaml:"poll_interval"`
+	// RotateGrace is how long the old key keeps working after a rotation,
+	// so clients can switch over: 0 (stops at once) to 720h, default 1h.
+	RotateGrace time.Duration `yaml:"rotate_grace"`
+}
+
+// Provider types Warden has adapters for.
+var providerTypes = []string{"openai", "anthropic", "huggingface", "google", "http"}
+
+// Default returns the configuration used when nothing is configured:
+// loopback HTTP on 127.0.0.1:8080, data in ./warden-data, JSON logs at
+// info, no providers, the routing and key defaults documented on Routing
+// and Keys. It is valid as it stands, so `warden serve` works with no
+// file.
+func Default() *Config {
+	return &Config{
+		DataDir: "./warden-data",
+		Server: Server{
+			Addr:              "127.0.0.1:8080",
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       60 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			ShutdownTimeout:   30 * time.Second,
+			MaxHeaderBytes:    64 << 10,
+			MaxBodyBytes:      32 << 20,
+			TLS:               TLS{MinVersion: "1.2"},
+		},
+		Log:       Log{Level: "info", Format: "json"},
+		Providers: map[string]Provider{},
+		Models:    map[string]Model{},
+		Routing: Routing{
+			MaxRetries:      2,
+			BackoffBase:     200 * time.Millisecond,
+			BackoffMax:      5 * time.Second,
+			MaxTotal:        60 * time.Second,
+			BreakerFailures: 5,
+			BreakerCooldown: 30 * time.Second,
+		},
+		Keys: Keys{PollInterval: 250 * time.Millisecond, RotateGrace: time.Hour},
+	}
+}
+
+// TrustedPrefixes returns TrustedProxies parsed as prefixes; a bare address
+// becomes a single-address prefix, host bits are masked off and
+// IPv4-mapped IPv6 forms are turned into plain IPv4, so that a match against
+// a connection's (unmapped) peer address works. It parses on every call
+// rather than caching, so it cannot go stale when main edits
+// TrustedProxies; entries that do not parse are skipped, which only happens
+// on a Config that did not pass Validate.
+func (s Server) TrustedPrefixes() []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(s.TrustedProxies))
+	for _, p := range s.TrustedProxies {
+		if pfx, err := parseProxy(p); err == nil {
+			out = append(out, pfx)
+		}
+	}
+	return out
+}
+
+// errZone is returned for addresses with an IPv6 zone, which cannot be
+// matched against a peer address reliably.
+var errZone = errors.New("IPv6 zones are not allowed")
+
+// parseProxy parses one trusted_proxies entry. Its errors say what is
+// wrong without quoting the entry.
+func parseProxy(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	var pfx netip.Prefix
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			if strings.Contains(s, "%") {
+				return netip.Prefix{}, errZone
+			}
+			return netip.Prefix{}, errors.New("not an IP address or CIDR prefix")
+		}
+		pfx = p
+	} else {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return netip.Prefix{}, errors.New("not an IP address or CIDR prefix")
+		}
+		if a.Zone() != "" {
+			return netip.Prefix{}, errZone
+		}
+		pfx = netip.PrefixFrom(a, a.BitLen())
+	}
+	if a := pfx.Addr(); a.Is4In6() {
+		bits := pfx.Bits() - 96
+		if bits < 0 {
+			return netip.Prefix{}, errors.New("an IPv4-mapped IPv6 prefix must be /96 or longer")
+		}
+		pfx = netip.PrefixFrom(a.Unmap(), bits)
+	}
+	return pfx.Masked(), nil
+}
+
+// Ref is a parsed credential reference, the only form in which a provider
+// key may appear in the configuration.
+type Ref struct {
+	// Scheme is "secret" (a vault entry) or "env" (a process environment
+	// variable).
+	Scheme string
+	// Name is the vault secret name or the environment variable name.
+	Name string
+}
+
+// String returns the reference in its written form, scheme://name.
+func (r Ref) String() string { return r.Scheme + "://" + r.Name }
+
+// ErrInvalidRef is wrapped by every ParseRef error.
+var ErrInvalidRef = errors.New("invalid credential reference")
+
+var (
+	secretNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,128}$`)
+	envVarRE     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+)
+
+// ParseRef parses secret://NAME (NAME: 1-128 of A-Z a-z 0-9 _ . -) or
+// env://VAR (VAR: a letter or underscore, then letters, digits,
+// underscores). Errors wrap ErrInvalidRef and never quote s, which may be a
+// pasted key.
+func ParseRef(s string) (Ref, error) {
+	scheme, name, ok := strings.Cut(s, "://")
+	if !ok {
+		return Ref{}, fmt.Errorf("%w: expected secret://NAME or env://VAR", ErrInvalidRef)
+	}
+	switch scheme {
+	case "secret":
+		if !secretNameRE.MatchString(name) {
+			return Ref{}, fmt.Errorf("%w: a secret name is 1 to 128 of A-Z a-z 0-9 _ . -", ErrInvalidRef)
+		}
+	case "env":
+		if !envVarRE.MatchString(name) {
+			return Ref{}, fmt.Errorf("%w: an environment variable name is a letter or _ followed by letters, digits or _", ErrInvalidRef)
+		}
+	default:
+		return Ref{}, fmt.Errorf("%w: the scheme must be secret:// or env://", ErrInvalidRef)
+	}
+	return Ref{Scheme: scheme, Name: name}, nil
+}

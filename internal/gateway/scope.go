@@ -1,0 +1,66 @@
+package gateway
+
+import (
+	"context"
+	"net/netip"
+	"time"
+
+	"github.com/wardenproject/warden/internal/auth"
+	"github.com/wardenproject/warden/internal/provider"
+)
+
+// Dialect is the wire format a route speaks, which decides the shape of
+// its error bodies.
+type Dialect int
+
+// Dialects.
+const (
+	OpenAI Dialect = iota
+	Anthropic
+)
+
+// Scope is the state of one data-plane request that stages share. It is
+// the only way they share anything: each stage fills in what it decided,
+// and post-hooks (settle, audit) read it on the way out.
+type Scope struct {
+	RequestID string
+	Start     time.Time
+	ClientIP  netip.Addr
+	Dialect   Dialect
+	Op        provider.Op
+	// Provider is the pass-through route's provider, or the provider of the
+	// deployment that served the call.
+	Provider   string
+	Deployment string
+	Principal  *auth.Principal
+
+	// Body is the request body, read once by the parse stage.
+	Body []byte
+	// Model is the public model name the caller asked for; ServedModel the
+	// one that answered (differs after a fallback).
+	Model       string
+	ServedModel string
+	Stream      bool
+
+	Status    int
+	Usage     provider.Usage
+	Attempts  int
+	Retries   int
+	Fallbacks int
+	// Started is set once response headers went to the caller; from then
+	// on an error can only end the stream, not replace the response.
+	Started bool
+}
+
+type scopeKey struct{}
+
+// ScopeFrom returns the request's scope. The gateway installs one for every
+// data-plane request before any stage runs.
+func ScopeFrom(ctx context.Context) *Scope {
+	s, _ := ctx.Value(scopeKey{}).(*Scope)
+	return s
+}
+
+func withScope(ctx context.Context, s *Scope) context.Context {
+	return context.WithValue(ctx, scopeKey{}, s)
+}
