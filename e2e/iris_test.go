@@ -66,7 +66,18 @@ func TestIrisExampleBehindWarden(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	if code, body := predict(s.key); code != http.StatusOK || !strings.Contains(body, `"species":"setosa"`) {
+	// Pass-through can reach any model, so it takes a key without --models.
+	var created struct {
+		Key string `json:"key"`
+	}
+	out := s.warden("", "keys", "create", "--name", "iris-client", "--json")
+	if err := json.Unmarshal([]byte(out), &created); err != nil || !strings.HasPrefix(created.Key, "wdn_") {
+		t.Fatalf("keys create --json: %v: %q", err, out)
+	}
+	if code, body := predict(s.key); code != http.StatusForbidden {
+		t.Fatalf("a key limited to some models reached pass-through: %d %s", code, body)
+	}
+	if code, body := predict(created.Key); code != http.StatusOK || !strings.Contains(body, `"species":"setosa"`) {
 		t.Fatalf("with a key: %d %s", code, body)
 	}
 	for _, key := range []string{"", "wdn_" + strings.Repeat("q", 40)} {
