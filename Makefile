@@ -33,9 +33,12 @@ $(STATICCHECK):
 lint: $(STATICCHECK)
 	$(STATICCHECK) ./...
 
-## bench: the micro-benchmarks (seal/open, ...)
+## bench: the micro-benchmarks (seal/open, limiter, budgets, ...), then the
+## load harness, which measures Warden against a direct call and a bare
+## httputil.ReverseProxy in the same run and prints the ratios.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) run ./bench
 
 ## fuzz: run every fuzz target for FUZZTIME each
 FUZZTIME ?= 30s

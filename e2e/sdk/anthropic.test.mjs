@@ -3,7 +3,7 @@
 import { test, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import Anthropic from '@anthropic-ai/sdk';
-import { wardenURL, wardenKey, requests, reset } from './common.mjs';
+import { wardenURL, wardenKey, fail, requests, reset } from './common.mjs';
 
 const client = new Anthropic({ apiKey: wardenKey, baseURL: wardenURL, maxRetries: 0 });
 
@@ -49,4 +49,30 @@ test('a bad key raises the SDK authentication error', async () => {
       return true;
     },
   );
+});
+
+test('a stream the upstream breaks off raises in the SDK instead of ending quietly', async () => {
+  await fail('/v1/messages', 1, { truncate_after_chunks: 2 });
+  const stream = await client.messages.create({
+    model: 'claude-3-5-haiku',
+    max_tokens: 64,
+    messages: [{ role: 'user', content: 'Say hello' }],
+    stream: true,
+  });
+  let events = 0;
+  await assert.rejects(async () => {
+    for await (const _ of stream) events++;
+  }, (err) => {
+    assert.match(err.message, /broke off the stream/);
+    return true;
+  });
+  assert.ok(events >= 1, 'events before the cut were delivered');
+});
+
+test('models list through the Anthropic SDK (x-api-key)', async () => {
+  const ids = [];
+  for await (const m of client.models.list()) ids.push(m.id);
+  assert.ok(ids.includes('claude-3-5-haiku'), `got ${ids}`);
+  assert.ok(!ids.includes('gpt-4o'), 'only models the key may use');
+  assert.equal((await requests()).length, 0, 'answered by Warden, not the upstream');
 });

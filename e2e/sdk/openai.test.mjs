@@ -106,3 +106,20 @@ test('a provider 500 reaches the caller in the OpenAI error shape', async () => 
     },
   );
 });
+
+test('a stream the upstream breaks off raises in the SDK instead of ending quietly', async () => {
+  await fail('/v1/chat/completions', 1, { truncate_after_chunks: 2 });
+  const stream = await client.chat.completions.create({
+    model: 'gpt-4o-mini',
+    messages: [{ role: 'user', content: 'Say hello' }],
+    stream: true,
+  });
+  let chunks = 0;
+  await assert.rejects(async () => {
+    for await (const _ of stream) chunks++;
+  }, (err) => {
+    assert.match(err.message, /broke off the stream/);
+    return true;
+  });
+  assert.ok(chunks >= 1, 'chunks before the cut were delivered');
+});

@@ -21,17 +21,48 @@ import (
 	"github.com/wardenproject/warden/internal/keys"
 )
 
-// Principal is an authenticated caller.
+// Principal is an authenticated caller: an application holding a virtual
+// key, or a person holding an OIDC token.
 type Principal struct {
-	// KeyID and KeyName identify the virtual key that authenticated.
+	// KeyID and KeyName identify the virtual key that authenticated; empty
+	// for people authenticated by a token.
 	KeyID, KeyName string
+	// Key is the full record of that virtual key, with its policy (routes,
+	// IP allowlist, limits, budget); nil for people.
+	Key *keys.Key
 	// Models are the model names or globs the caller may use; empty means
 	// every model.
 	Models []string
-	// Subject identifies a person authenticated by other means (OIDC,
-	// later); empty for virtual keys.
+	// Subject identifies a person authenticated by a token (the "sub"
+	// claim); empty for virtual keys.
 	Subject string
+	// User and Team are who the caller acts as and for, for limits,
+	// budgets, usage and audit; empty when unknown.
+	User, Team string
+	// Role decides what the caller may do on the admin plane.
+	Role Role
 }
+
+// Role is a caller's role in role-based access control.
+type Role string
+
+// Roles, from most to least powerful.
+const (
+	// RoleAdmin may do everything.
+	RoleAdmin Role = "admin"
+	// RoleManager manages the keys and budgets of their own team.
+	RoleManager Role = "manager"
+	// RoleUser calls the data plane and manages their own keys.
+	RoleUser Role = "user"
+	// RoleAuditor reads usage and audit records, and changes nothing.
+	RoleAuditor Role = "auditor"
+)
+
+// Roles lists every role, most powerful first.
+var Roles = []Role{RoleAdmin, RoleManager, RoleUser, RoleAuditor}
+
+// Valid reports whether r is one of Roles.
+func (r Role) Valid() bool { return slices.Contains(Roles, r) }
 
 // AllowsModel reports whether the caller may use model. A nil Principal,
 // an unauthenticated caller, may use none.
@@ -107,7 +138,7 @@ func (v VirtualKeys) Authenticate(r *http.Request) (*Principal, error) {
 	k, err := v.Keys.Authenticate(ctx, cred)
 	switch {
 	case err == nil:
-		return &Principal{KeyID: k.ID, KeyName: k.Name, Models: k.Models}, nil
+		return &Principal{KeyID: k.ID, KeyName: k.Name, Key: &k, Models: k.Models, Role: RoleUser}, nil
 	case errors.Is(err, keys.ErrInvalid):
 		log.DebugContext(ctx, "API key refused", "decision", "deny", "reason", "invalid")
 		return nil, apperr.Wrap(apperr.Unauthenticated, msgInvalid, keys.ErrInvalid)

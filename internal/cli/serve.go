@@ -101,14 +101,11 @@ func (a *app) serve(ctx context.Context, cfg *config.Config) error {
 	go func() { defer close(keysDone); dp.keys.Run(ctx) }()
 	defer func() { <-keysDone }()
 
-	mux := http.NewServeMux()
-	mux.Handle("/", dp.gateway)
 	health := gateway.Health([]gateway.Check{
 		{Name: "store", Func: s.db.Ping},
 		{Name: "vault", Func: s.vault.Check},
 	}, log)
-	mux.Handle("GET /healthz", health)
-	mux.Handle("GET /readyz", health)
+	root := routes(health, dp.gateway)
 
 	minTLS := uint16(tls.VersionTLS12)
 	if cfg.Server.TLS.MinVersion == "1.3" {
@@ -126,7 +123,7 @@ func (a *app) serve(ctx context.Context, cfg *config.Config) error {
 		TLSSelfSigned:     cfg.Server.TLS.SelfSigned,
 		TLSMinVersion:     minTLS,
 		Logger:            log,
-	}, gateway.RequestID(gateway.AccessLog(log)(mux)))
+	}, gateway.RequestID(gateway.AccessLog(log)(root)))
 }
 
 func logLevel(s string) slog.Level {
@@ -135,4 +132,18 @@ func logLevel(s string) slog.Level {
 		return slog.LevelInfo
 	}
 	return l
+}
+
+// routes sends the probes to health and every other request to gw, with
+// its path as sent. An http.ServeMux in front would answer paths with ".",
+// ".." or "//" segments with a redirect to the cleaned path, which can be
+// another route; the gateway refuses them itself.
+func routes(health, gw http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+			health.ServeHTTP(w, r)
+			return
+		}
+		gw.ServeHTTP(w, r)
+	})
 }

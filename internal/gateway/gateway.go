@@ -133,8 +133,10 @@ func (g *Gateway) routes() {
 		}
 		g.mux.Handle("POST "+path, g.edge(d, op, g.modelChain(d)))
 	}
-	g.mux.Handle("GET /v1/models", g.edge(OpenAI, "models", Chain(HandlerFunc(g.listModels), g.stages(OpenAI)...)))
-	g.mux.Handle("GET /v1/models/{model...}", g.edge(OpenAI, "models", Chain(HandlerFunc(g.getModel), g.stages(OpenAI)...)))
+	// Both SDKs list models at /v1/models, so it takes keys the Anthropic
+	// way (x-api-key) as well as the OpenAI way.
+	g.mux.Handle("GET /v1/models", g.edge(OpenAI, "models", Chain(HandlerFunc(g.listModels), g.stages(Anthropic)...)))
+	g.mux.Handle("GET /v1/models/{model...}", g.edge(OpenAI, "models", Chain(HandlerFunc(g.getModel), g.stages(Anthropic)...)))
 	g.mux.Handle("/proxy/{provider}/{path...}", g.edge(OpenAI, provider.OpPassthrough, g.passthroughChain()))
 	// Anything else under /v1 is an unknown route, in the right shape.
 	g.mux.Handle("/v1/", g.edge(OpenAI, "unknown", HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
@@ -216,7 +218,11 @@ func (g *Gateway) edge(d Dialect, op provider.Op, h Handler) http.Handler {
 		}
 		g.log.LogAttrs(r.Context(), level, "request refused", attrs...)
 		if sc.Started {
-			// Headers are gone; the stream simply ends.
+			// Headers are gone. A stream still can, and must, say that it
+			// broke off; a caller that left hears nothing anyway.
+			if sc.Stream && !errors.Is(err, errClientGone) {
+				writeStreamError(w, d, e)
+			}
 			return
 		}
 		writeError(w, d, e)

@@ -54,8 +54,9 @@ func (g *Gateway) parseModelRequest(next Handler) Handler {
 			sc.Model = m
 		} else {
 			var req struct {
-				Model  *string          `json:"model"`
-				Stream *json.RawMessage `json:"stream"`
+				Model         *string          `json:"model"`
+				Stream        *json.RawMessage `json:"stream"`
+				StreamOptions json.RawMessage  `json:"stream_options"`
 			}
 			if err := json.Unmarshal(sc.Body, &req); err != nil {
 				return &apperr.Error{Code: apperr.Invalid, Message: "request body is not a valid JSON object: " + jsonProblem(err), Cause: err}
@@ -71,6 +72,7 @@ func (g *Gateway) parseModelRequest(next Handler) Handler {
 				}
 				sc.Stream = s
 			}
+			sc.WantsUsage = wantsUsage(req.StreamOptions)
 		}
 		if !g.o.Router.Has(sc.Model) {
 			return &apperr.Error{Code: apperr.NotFound, Param: "model", Message: fmt.Sprintf("the model %q does not exist or is not served by this gateway", sc.Model)}
@@ -124,7 +126,7 @@ func (g *Gateway) proxyModel(w http.ResponseWriter, r *http.Request) error {
 	// Ask for usage in OpenAI streams so that they can be billed; strip the
 	// extra chunk again if the caller did not ask for it.
 	includeUsage := sc.Stream && (sc.Op == provider.OpChat || sc.Op == provider.OpCompletions)
-	strip := includeUsage && !asksForUsage(sc.Body)
+	strip := includeUsage && !sc.WantsUsage
 	stats, err := g.o.Router.Do(ctx, sc.Model, func(ctx context.Context, d route.Deployment) error {
 		up, ok := g.o.Upstreams[d.Provider]
 		if !ok {
@@ -139,6 +141,7 @@ func (g *Gateway) proxyModel(w http.ResponseWriter, r *http.Request) error {
 			Method:       r.Method,
 			Header:       r.Header,
 			Body:         sc.Body,
+			BodyIsJSON:   sc.Op != provider.OpTranscriptions, // parseModelRequest decoded it
 			Model:        d.Model,
 			Stream:       sc.Stream,
 			IncludeUsage: includeUsage,
@@ -151,15 +154,16 @@ func (g *Gateway) proxyModel(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// asksForUsage reports whether the caller's body sets
-// stream_options.include_usage to true.
-func asksForUsage(body []byte) bool {
-	var req struct {
-		StreamOptions struct {
-			IncludeUsage bool `json:"include_usage"`
-		} `json:"stream_options"`
+// wantsUsage reports whether the caller's stream_options value sets
+// include_usage to true. A malformed value is the upstream's to refuse.
+func wantsUsage(opts json.RawMessage) bool {
+	if len(opts) == 0 || opts[0] != '{' {
+		return false
 	}
-	return json.Unmarshal(body, &req) == nil && req.StreamOptions.IncludeUsage
+	var o struct {
+		IncludeUsage bool `json:"include_usage"`
+	}
+	return json.Unmarshal(opts, &o) == nil && o.IncludeUsage
 }
 
 // routeError turns the router's final error into what the caller sees.
@@ -414,11 +418,21 @@ func (g *Gateway) proxyPassthrough(w http.ResponseWriter, r *http.Request) error
 	return apperr.Wrap(apperr.Upstream, "the upstream call failed", err)
 }
 
+// It carries the fields of both APIs' model objects (OpenAI: object,
+// created, owned_by; Anthropic: type, display_name, created_at), so that
+// either SDK can list models through Warden.
 type modelObject struct {
-	ID      string `json:"id"`
-	Object  string `json:"object"`
-	Created int64  `json:"created"`
-	OwnedBy string `json:"owned_by"`
+	ID          string `json:"id"`
+	Object      string `json:"object"`
+	Created     int64  `json:"created"`
+	OwnedBy     string `json:"owned_by"`
+	Type        string `json:"type"`
+	DisplayName string `json:"display_name"`
+	CreatedAt   string `json:"created_at"`
+}
+
+func newModelObject(id string) modelObject {
+	return modelObject{ID: id, Object: "model", OwnedBy: "warden", Type: "model", DisplayName: id, CreatedAt: "1970-01-01T00:00:00Z"}
 }
 
 // listModels answers /v1/models from configuration: only the models this
@@ -428,11 +442,15 @@ func (g *Gateway) listModels(w http.ResponseWriter, r *http.Request) error {
 	data := []modelObject{}
 	for _, m := range g.o.Router.Models() {
 		if sc.Principal.AllowsModel(m) {
-			data = append(data, modelObject{ID: m, Object: "model", OwnedBy: "warden"})
+			data = append(data, newModelObject(m))
 		}
 	}
 	sort.Slice(data, func(i, j int) bool { return data[i].ID < data[j].ID })
-	return writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": data})
+	list := map[string]any{"object": "list", "data": data, "has_more": false, "first_id": nil, "last_id": nil}
+	if len(data) > 0 {
+		list["first_id"], list["last_id"] = data[0].ID, data[len(data)-1].ID
+	}
+	return writeJSON(w, http.StatusOK, list)
 }
 
 func (g *Gateway) getModel(w http.ResponseWriter, r *http.Request) error {
@@ -441,7 +459,7 @@ func (g *Gateway) getModel(w http.ResponseWriter, r *http.Request) error {
 	if !g.o.Router.Has(m) || !sc.Principal.AllowsModel(m) {
 		return &apperr.Error{Code: apperr.NotFound, Param: "model", Message: fmt.Sprintf("the model %q does not exist", m)}
 	}
-	return writeJSON(w, http.StatusOK, modelObject{ID: m, Object: "model", OwnedBy: "warden"})
+	return writeJSON(w, http.StatusOK, newModelObject(m))
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) error {

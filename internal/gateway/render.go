@@ -82,17 +82,38 @@ func writeError(w http.ResponseWriter, d Dialect, e *apperr.Error) {
 		secs := int64((e.RetryAfter + 999_999_999) / 1_000_000_000)
 		h.Set("Retry-After", strconv.FormatInt(secs, 10))
 	}
-	var body any
-	if d == Anthropic {
-		body = anthropicError{Type: "error", Error: anthropicErrorBody{Type: anthropicType(status), Message: e.Message}}
-	} else {
-		b := openAIErrorBody{Message: e.Message, Type: openAIType(status), Code: string(e.Code)}
-		if e.Param != "" {
-			p := e.Param
-			b.Param = &p
-		}
-		body = openAIError{Error: b}
-	}
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(body)
+	_ = json.NewEncoder(w).Encode(errorBody(d, e))
+}
+
+// writeStreamError ends a stream that already started with an error event
+// in the dialect's stream format, so that SDKs raise an error instead of
+// taking a cut-off answer for a complete one: OpenAI's SDKs raise on a
+// data chunk carrying "error", Anthropic's on an "error" event.
+func writeStreamError(w http.ResponseWriter, d Dialect, e *apperr.Error) {
+	b, err := json.Marshal(errorBody(d, e))
+	if err != nil {
+		return
+	}
+	if d == Anthropic {
+		_, _ = w.Write([]byte("event: error\n"))
+	}
+	_, _ = w.Write([]byte("data: "))
+	_, _ = w.Write(b)
+	_, _ = w.Write([]byte("\n\n"))
+	_ = http.NewResponseController(w).Flush()
+}
+
+// errorBody is e in the dialect's error shape.
+func errorBody(d Dialect, e *apperr.Error) any {
+	status := e.HTTPStatus()
+	if d == Anthropic {
+		return anthropicError{Type: "error", Error: anthropicErrorBody{Type: anthropicType(status), Message: e.Message}}
+	}
+	b := openAIErrorBody{Message: e.Message, Type: openAIType(status), Code: string(e.Code)}
+	if e.Param != "" {
+		p := e.Param
+		b.Param = &p
+	}
+	return openAIError{Error: b}
 }

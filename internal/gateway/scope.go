@@ -41,6 +41,8 @@ type Scope struct {
 	Model       string
 	ServedModel string
 	Stream      bool
+	// WantsUsage is the caller's stream_options.include_usage.
+	WantsUsage bool
 
 	Status    int
 	Usage     provider.Usage

@@ -222,8 +222,9 @@ func TestClientDisconnectCancelsUpstream(t *testing.T) {
 }
 
 // TestTruncatedStreamEnds has the upstream drop the connection mid-stream:
-// the caller's stream ends after what was relayed, with no error body and
-// no second response after the first, and the call is not repeated.
+// the caller's stream ends after what was relayed with one error event in
+// the caller's stream format (so SDKs raise instead of taking the cut-off
+// answer as complete), never a clean end, and the call is not repeated.
 func TestTruncatedStreamEnds(t *testing.T) {
 	for _, tc := range streamCases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -237,13 +238,29 @@ func TestTruncatedStreamEnds(t *testing.T) {
 				t.Fatalf("status %d", resp.StatusCode)
 			}
 			evs, _ := r.events(resp.Body).rest()
-			if len(evs) < 2 {
-				t.Errorf("got %d events, want those relayed before the cut", len(evs))
+			if len(evs) < 3 {
+				t.Fatalf("got %d events, want those relayed before the cut and an error", len(evs))
 			}
-			for _, ev := range evs {
+			for _, ev := range evs[:len(evs)-1] {
 				if ev.data == "[DONE]" || ev.name == "message_stop" || strings.Contains(ev.data, `"error"`) {
-					t.Errorf("a truncated stream got a clean end or an error body: %q", ev.raw)
+					t.Errorf("a truncated stream got a clean end or an early error: %q", ev.raw)
 				}
+			}
+			last := evs[len(evs)-1]
+			var e struct {
+				Type  string `json:"type"`
+				Error struct {
+					Type, Message, Code string
+				} `json:"error"`
+			}
+			if err := json.Unmarshal([]byte(last.data), &e); err != nil || e.Error.Message == "" {
+				t.Fatalf("last event %q is not an error event", last.raw)
+			}
+			if tc.name == "anthropic" && (last.name != "error" || e.Type != "error") {
+				t.Errorf("anthropic stream error event %q, want event: error with type error", last.raw)
+			}
+			if tc.name == "openai" && e.Error.Code != "upstream_error" {
+				t.Errorf("openai stream error %q, want code upstream_error", last.raw)
 			}
 			rec := r.waitDone(id)
 			if rec["status"] != float64(http.StatusOK) {

@@ -58,12 +58,13 @@ var (
 // set to true, keeping the caller's other stream options. When the object
 // has no "model" member, one is added only if insertModel. A body that
 // needs no change is returned as is, even if it is not JSON; one that does
-// must be a JSON object.
-func rewriteBody(body []byte, model string, insertModel, includeUsage bool) ([]byte, error) {
+// must be a JSON object. valid says body is known to be valid JSON; the
+// edits rely on it, so it is checked here otherwise.
+func rewriteBody(body []byte, model string, insertModel, includeUsage, valid bool) ([]byte, error) {
 	if model == "" && !includeUsage {
 		return body, nil
 	}
-	if !json.Valid(body) {
+	if !valid && !json.Valid(body) {
 		return nil, errBodyNotJSON()
 	}
 	obj, ok := parseObject(body, skipSpace(body, 0))

@@ -35,6 +35,9 @@ type Request struct {
 	Header http.Header
 	// Body is the request body, sent with its length.
 	Body []byte
+	// BodyIsJSON says Body is known to be valid JSON (the gateway decoded
+	// it already), so the adapter need not scan it again before editing.
+	BodyIsJSON bool
 	// Model is the upstream model. For operations with JSON bodies it
 	// replaces every top-level "model" value, or is added if there is
 	// none; for a JSON passthrough body it replaces an existing "model"
@@ -275,11 +278,11 @@ func (a *Adapter) body(r *Request) ([]byte, error) {
 	switch {
 	case jsonOp(r.Op):
 		usage := r.IncludeUsage && r.Stream && a.typ == OpenAI && (r.Op == OpChat || r.Op == OpCompletions)
-		return rewriteBody(r.Body, r.Model, true, usage)
+		return rewriteBody(r.Body, r.Model, true, usage, r.BodyIsJSON)
 	case r.Op == OpTranscriptions && r.Model != "":
 		return rewriteMultipart(r.Body, r.Header.Get("Content-Type"), r.Model)
 	case r.Op == OpPassthrough && isJSON(r.Header.Get("Content-Type")):
-		return rewriteBody(r.Body, r.Model, false, false)
+		return rewriteBody(r.Body, r.Model, false, false, r.BodyIsJSON)
 	}
 	return r.Body, nil
 }

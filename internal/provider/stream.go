@@ -18,8 +18,9 @@ import (
 // Anthropic's message_start usage updated by message_delta (whose counts
 // are cumulative, so the latest value of each count is the total) and
 // Gemini's last usageMetadata. Events are forwarded byte for byte,
-// keep-alive comments included; nothing beyond the event being read is
-// buffered.
+// keep-alive comments included. flush is called whenever no further
+// complete event is already at hand, so events that arrived together are
+// flushed together and none waits for the upstream to send more.
 //
 // If stripUsage is true (the gateway asked for usage but the caller did
 // not), an OpenAI usage-only chunk (empty "choices" and a non-null
@@ -44,6 +45,7 @@ func (a *Adapter) CopyStream(ctx context.Context, w io.Writer, flush func(), bod
 	rd := sse.NewReader(body)
 	t := usageTracker{anthropic: a.typ == Anthropic}
 	n := 0
+	unflushed := false // events written since the last flush
 	for {
 		if err := ctx.Err(); err != nil {
 			return t.usage(), n, ctxError(err)
@@ -58,15 +60,18 @@ func (a *Adapter) CopyStream(ctx context.Context, w io.Writer, flush func(), bod
 			}
 			return t.usage(), n, streamError(err)
 		}
-		if usageOnly := t.observe(ev); usageOnly && stripUsage {
-			continue
+		if usageOnly := t.observe(ev); !usageOnly || !stripUsage {
+			if _, err := w.Write(ev.Raw); err != nil {
+				return t.usage(), n, fmt.Errorf("provider: writing the stream to the caller: %w", err)
+			}
+			n++
+			unflushed = true
 		}
-		if _, err := w.Write(ev.Raw); err != nil {
-			return t.usage(), n, fmt.Errorf("provider: writing the stream to the caller: %w", err)
-		}
-		n++
-		if flush != nil {
+		// A stripped event may end a burst too: what was written before
+		// it must not wait for the upstream's next event.
+		if unflushed && flush != nil && !rd.Ready() {
 			flush()
+			unflushed = false
 		}
 	}
 }

@@ -131,10 +131,11 @@ func (e *Retryable) Error() string {
 func (e *Retryable) Unwrap() error { return e.Err }
 
 // IsRetryableStatus reports whether an upstream HTTP status is worth
-// retrying or failing over: 408, 429, 500, 502, 503, 504.
+// retrying or failing over: 408, 429, 500, 502, 503, 504 and 529.
 func IsRetryableStatus(status int) bool {
 	switch status {
-	case 408, 429, 500, 502, 503, 504:
+	case 408, 429, 500, 502, 503, 504,
+		529: // Anthropic's "overloaded"
 		return true
 	}
 	return false

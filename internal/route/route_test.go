@@ -574,7 +574,7 @@ func TestErrorTexts(t *testing.T) {
 }
 
 func TestIsRetryableStatus(t *testing.T) {
-	for status, want := range map[int]bool{200: false, 400: false, 401: false, 404: false, 408: true, 413: false, 429: true, 500: true, 501: false, 502: true, 503: true, 504: true} {
+	for status, want := range map[int]bool{200: false, 400: false, 401: false, 404: false, 408: true, 413: false, 429: true, 500: true, 501: false, 502: true, 503: true, 504: true, 529: true, 530: false} {
 		if got := IsRetryableStatus(status); got != want {
 			t.Errorf("IsRetryableStatus(%d) = %v, want %v", status, got, want)
 		}

@@ -243,6 +243,25 @@ func (r *Reader) parse(start int) (Event, error) {
 	}
 }
 
+// Ready reports whether the bytes already read hold at least one more
+// complete event, so that Next will return without reading from the
+// source. A relay uses it to flush once per burst of events instead of
+// once per event: events that arrived together go out together, and
+// nothing waits in a buffer for the upstream to send more.
+func (r *Reader) Ready() bool {
+	if r.err != nil {
+		return false
+	}
+	b := r.buf[r.off:]
+	return bytes.Contains(b, lflf) || bytes.Contains(b, crlfcrlf) || bytes.Contains(b, crcr)
+}
+
+var (
+	lflf     = []byte("\n\n")
+	crlfcrlf = []byte("\r\n\r\n")
+	crcr     = []byte("\r\r")
+)
+
 // endErr is the error for a source that ended before the event did.
 func (r *Reader) endErr() error {
 	pending := len(r.buf) - r.off

@@ -246,3 +246,38 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
+
+func TestReaderReady(t *testing.T) {
+	tests := []struct {
+		name  string
+		input string
+		ready []bool // Ready after each Next
+	}{
+		{"one event", "data: a\n\n", []bool{false}},
+		{"two events in one read", "data: a\n\ndata: b\n\n", []bool{true, false}},
+		{"a partial event after", "data: a\n\ndata: b", []bool{false}},
+		{"crlf", "data: a\r\n\r\ndata: b\r\n\r\n", []bool{true, false}},
+		{"lone cr", "data: a\r\rdata: b\r\r", []bool{true, false}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := NewReader(strings.NewReader(tt.input))
+			for i, want := range tt.ready {
+				if _, err := r.Next(); err != nil {
+					t.Fatalf("event %d: %v", i, err)
+				}
+				if got := r.Ready(); got != want {
+					t.Errorf("Ready after event %d = %v, want %v", i, got, want)
+				}
+			}
+		})
+	}
+	r := NewReader(strings.NewReader("data: a\n\ndata: b"))
+	_, _ = r.Next()
+	if _, err := r.Next(); err == nil {
+		t.Fatal("a truncated event was returned")
+	}
+	if r.Ready() {
+		t.Error("Ready after an error")
+	}
+}
