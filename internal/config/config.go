@@ -57,6 +57,93 @@ type Config struct {
 	Routing Routing `yaml:"routing"`
 	// Keys tunes how virtual keys are checked and rotated.
 	Keys Keys `yaml:"keys"`
+	// Auth configures how people authenticate with tokens.
+	Auth Auth `yaml:"auth"`
+	// Limits tunes the defences against guessing keys.
+	Limits Limits `yaml:"limits"`
+	// Budgets tunes how spending limits are enforced.
+	Budgets Budgets `yaml:"budgets"`
+	// Pricing overrides the embedded price table, per model name. Prices
+	// are US dollars per million tokens. Never nil after Default, Load or
+	// Parse.
+	Pricing map[string]Price `yaml:"pricing"`
+}
+
+// Auth configures authentication of people (virtual keys need none).
+type Auth struct {
+	// OIDC accepts bearer tokens from an OpenID Connect issuer. Off while
+	// Issuer is empty.
+	OIDC OIDC `yaml:"oidc"`
+}
+
+// OIDC configures bearer tokens from an OpenID Connect issuer.
+type OIDC struct {
+	// Issuer is the issuer URL; its discovery document and keys are
+	// fetched from it. It must be https (http only for loopback hosts).
+	Issuer string `yaml:"issuer"`
+	// Audience is the "aud" a token must carry for Warden. Required with
+	// Issuer.
+	Audience string `yaml:"audience"`
+	// RoleClaim names the claim holding the caller's role or roles
+	// (admin, manager, user, auditor). Default "roles".
+	RoleClaim string `yaml:"role_claim"`
+	// TeamClaim names the claim holding the caller's team. Default "team".
+	TeamClaim string `yaml:"team_claim"`
+	// UserClaim names the claim identifying the caller. Default "email";
+	// tokens without it fall back to "sub".
+	UserClaim string `yaml:"user_claim"`
+	// DefaultRole is the role of a token whose claim names no known role.
+	// Default "user".
+	DefaultRole string `yaml:"default_role"`
+	// AllowedModels are the models people with tokens may call (names or
+	// globs); empty means every model.
+	AllowedModels []string `yaml:"allowed_models"`
+	// Leeway is the clock skew allowed on exp, nbf and iat: 0 to 5m,
+	// default 60s.
+	Leeway time.Duration `yaml:"leeway"`
+}
+
+// Limits tunes Warden's own defences. Per-key, per-user and per-team
+// request and token limits are set on those, not here.
+type Limits struct {
+	// AuthFailures slows down, then blocks, an address that keeps
+	// presenting bad credentials. Blocks are per address, never per key,
+	// so an attacker cannot lock a legitimate key out.
+	AuthFailures AuthFailures `yaml:"auth_failures"`
+}
+
+// AuthFailures configures the failed-authentication throttle.
+type AuthFailures struct {
+	// SlowAfter failures within Window, answers to that address are
+	// delayed, more with each failure, up to MaxDelay. Default 5.
+	SlowAfter int `yaml:"slow_after"`
+	// BlockAfter failures within Window, the address is refused for
+	// BlockFor. Default 20; 0 turns blocking off.
+	BlockAfter int `yaml:"block_after"`
+	// Window is how long a failure counts. Default 1m.
+	Window time.Duration `yaml:"window"`
+	// BlockFor is how long a block lasts. Default 5m.
+	BlockFor time.Duration `yaml:"block_for"`
+	// MaxDelay caps the slow-down. Default 2s.
+	MaxDelay time.Duration `yaml:"max_delay"`
+}
+
+// Budgets tunes budget enforcement.
+type Budgets struct {
+	// ReservationTTL is how long the estimated cost of a call in flight
+	// counts against budgets if the call never settles (the process
+	// died). At least the longest call; default 15m.
+	ReservationTTL time.Duration `yaml:"reservation_ttl"`
+}
+
+// Price overrides one model's prices, in US dollars. Fields left out keep
+// the embedded table's value; a model missing from the table needs at
+// least the input and output prices.
+type Price struct {
+	InputCostPerMTok       string `yaml:"input_cost_per_mtok"`
+	OutputCostPerMTok      string `yaml:"output_cost_per_mtok"`
+	CachedInputCostPerMTok string `yaml:"cached_input_cost_per_mtok"`
+	CacheWriteCostPerMTok  string `yaml:"cache_write_cost_per_mtok"`
 }
 
 // Server configures the HTTP server.
@@ -312,6 +399,12 @@ func Default() *Config {
 			BreakerCooldown: 30 * time.Second,
 		},
 		Keys: Keys{PollInterval: 250 * time.Millisecond, RotateGrace: time.Hour},
+		Auth: Auth{OIDC: OIDC{RoleClaim: "roles", TeamClaim: "team", UserClaim: "email", DefaultRole: "user", Leeway: time.Minute}},
+		Limits: Limits{AuthFailures: AuthFailures{
+			SlowAfter: 5, BlockAfter: 20, Window: time.Minute, BlockFor: 5 * time.Minute, MaxDelay: 2 * time.Second,
+		}},
+		Budgets: Budgets{ReservationTTL: 15 * time.Minute},
+		Pricing: map[string]Price{},
 	}
 }
 

@@ -154,6 +154,15 @@ func TestFullFile(t *testing.T) {
 		Routing: Routing{MaxRetries: 3, BackoffBase: 100 * time.Millisecond, BackoffMax: 2 * time.Second, MaxTotal: 90 * time.Second,
 			BreakerFailures: 3, BreakerCooldown: time.Minute},
 		Keys: Keys{PollInterval: 500 * time.Millisecond, RotateGrace: 24 * time.Hour},
+		Auth: Auth{OIDC: OIDC{Issuer: "https://login.example.com/realms/main", Audience: "warden", RoleClaim: "groups",
+			TeamClaim: "department", UserClaim: "preferred_username", DefaultRole: "auditor",
+			AllowedModels: []string{"gpt-4o*", "claude-*"}, Leeway: 30 * time.Second}},
+		Limits:  Limits{AuthFailures: AuthFailures{SlowAfter: 10, BlockAfter: 50, Window: 2 * time.Minute, BlockFor: 10 * time.Minute, MaxDelay: time.Second}},
+		Budgets: Budgets{ReservationTTL: 30 * time.Minute},
+		Pricing: map[string]Price{
+			"gpt-4o":        {InputCostPerMTok: "2.25", OutputCostPerMTok: "9", CachedInputCostPerMTok: "1.125"},
+			"claude-sonnet": {InputCostPerMTok: "3", OutputCostPerMTok: "15", CacheWriteCostPerMTok: "3.75"},
+		},
 	}
 	if !reflect.DeepEqual(cfg, wantCfg) {
 		t.Errorf("got\n%+v\nwant\n%+v", cfg, wantCfg)
@@ -179,8 +188,8 @@ func TestEveryEnvSettingIsDocumented(t *testing.T) {
 			t.Errorf("%s (%s) is not shown in testdata/full.yaml", name, s.path)
 		}
 	}
-	if len(EnvNames()) != 23 {
-		t.Errorf("got %d env settings, want 23: %v", len(EnvNames()), EnvNames())
+	if len(EnvNames()) != 37 {
+		t.Errorf("got %d env settings, want 37: %v", len(EnvNames()), EnvNames())
 	}
 }
 
@@ -455,7 +464,7 @@ models:
 `
 	_, err := Parse("w.yaml", []byte(yaml), nil)
 	checkProblems(t, err, []want{
-		{"w.yaml:2:1", "serverr", "unknown key (did you mean server?); allowed here: data_dir, keys, log, models, providers, routing, server"},
+		{"w.yaml:2:1", "serverr", "unknown key (did you mean server?); allowed here: auth, budgets, data_dir, keys, limits, log, models, pricing, providers, routing, server"},
 		{"w.yaml:5:3", "server.adr", "unknown key (did you mean addr?)"},
 		{"w.yaml:7:5", "server.tls.certfile", "unknown key (did you mean cert_file?); allowed here: cert_file, key_file, min_version, self_signed"},
 		{"w.yaml:10:3", "log.colour", "unknown key; allowed here: format, level"},

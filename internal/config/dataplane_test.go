@@ -165,6 +165,33 @@ models:
 			{"w.yaml:3:17", "keys.rotate_grace", "to 720h"},
 		}},
 		{"keys bounds ok", "keys:\n  poll_interval: 50ms\n  rotate_grace: 0s\n", nil, nil},
+		{"oidc", "auth:\n  oidc:\n    issuer: http://idp.example.com\n    role_claim: ''\n    default_role: root\n    leeway: 10m\n    allowed_models: ['[']\n", nil, []want{
+			{"w.yaml:3:13", "auth.oidc.issuer", "must use https; plain http is allowed only for a loopback issuer"},
+			{"w.yaml:2:3", "auth.oidc.audience", "must be set"},
+			{"w.yaml:4:17", "auth.oidc.role_claim", "must name a token claim"},
+			{"w.yaml:5:19", "auth.oidc.default_role", "must be one of admin, manager, user, auditor"},
+			{"w.yaml:6:13", "auth.oidc.leeway", "must be from 0 to 5m"},
+			{"w.yaml:7:22", "auth.oidc.allowed_models[0]", "must be a model name or a glob"},
+		}},
+		{"oidc without issuer", "auth:\n  oidc:\n    audience: warden\n", nil, []want{
+			{"w.yaml:2:3", "auth.oidc.issuer", "must be set when other auth.oidc settings are"},
+		}},
+		{"oidc ok", "auth:\n  oidc:\n    issuer: http://127.0.0.1:9999/realm\n    audience: warden\n", nil, nil},
+		{"limits and budgets", "limits:\n  auth_failures:\n    slow_after: 0\n    block_after: 3\n    window: 0s\n    block_for: 48h\n    max_delay: 1m\nbudgets:\n  reservation_ttl: 1s\n", nil, []want{
+			{"w.yaml:3:17", "limits.auth_failures.slow_after", "must be from 1 to 1000"},
+			{"w.yaml:5:13", "limits.auth_failures.window", "must be from 1s to 24h"},
+			{"w.yaml:6:16", "limits.auth_failures.block_for", "must be from 1s to 24h"},
+			{"w.yaml:7:16", "limits.auth_failures.max_delay", "must be from 0 to 30s"},
+			{"w.yaml:9:20", "budgets.reservation_ttl", "must be from 1m to 24h"},
+		}},
+		{"block below slow", "limits:\n  auth_failures:\n    slow_after: 10\n    block_after: 3\n", nil, []want{
+			{"w.yaml:4:18", "limits.auth_failures.block_after", "must be 0 (never block) or from slow_after"},
+		}},
+		{"pricing", "pricing:\n  gpt-4o: {input_cost_per_mtok: -1, output_cost_per_mtok: lots}\n", nil, []want{
+			{"w.yaml:2:33", "pricing.gpt-4o.input_cost_per_mtok", "must be a price in US dollars per million tokens"},
+			{"w.yaml:2:59", "pricing.gpt-4o.output_cost_per_mtok", "must be a price in US dollars per million tokens"},
+		}},
+		{"pricing ok", "pricing:\n  my-model: {input_cost_per_mtok: 0.15, output_cost_per_mtok: 0.6}\n", nil, nil},
 		{"routing and keys from env", "", []string{"WARDEN_ROUTING_MAX_RETRIES=20", "WARDEN_ROUTING_BACKOFF_MAX=1ms", "WARDEN_KEYS_POLL_INTERVAL=1m"}, []want{
 			{"WARDEN_ROUTING_MAX_RETRIES", "routing.max_retries", "must be from 0 (no retries) to 10"},
 			{"WARDEN_ROUTING_BACKOFF_MAX", "routing.backoff_max", "must be at least backoff_base"},

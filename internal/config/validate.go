@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"path"
 	"reflect"
 	"regexp"
 	"slices"
@@ -100,6 +101,14 @@ func (v *validator) config(c *Config) {
 	v.fallbackCycles(c.Models)
 	v.routing(&c.Routing)
 	v.keys(&c.Keys)
+	v.oidc(&c.Auth.OIDC)
+	v.limits(&c.Limits)
+	if c.Budgets.ReservationTTL < time.Minute || c.Budgets.ReservationTTL > 24*time.Hour {
+		v.add("budgets.reservation_ttl", "must be from 1m to 24h, and longer than the longest call; the default is 15m")
+	}
+	for _, name := range sortedKeys(c.Pricing) {
+		v.price(name, c.Pricing[name])
+	}
 }
 
 // sortedKeys returns m's keys in order, so problems come out in a stable
@@ -720,5 +729,88 @@ func (v *validator) keys(k *Keys) {
 	}
 	if k.RotateGrace < 0 || k.RotateGrace > maxRotateGrace {
 		v.add("keys.rotate_grace", fmt.Sprintf("must be from 0 (the old key stops at once) to %s; the default is %s", fmtDuration(maxRotateGrace), fmtDuration(def.RotateGrace)))
+	}
+}
+
+// roles are the role names of RBAC, as auth defines them.
+var roles = []string{"admin", "manager", "user", "auditor"}
+
+// oidc checks the token settings.
+func (v *validator) oidc(o *OIDC) {
+	if o.Issuer == "" {
+		if o.Audience != "" || len(o.AllowedModels) > 0 {
+			v.add("auth.oidc.issuer", "must be set when other auth.oidc settings are; it is the URL of your identity provider")
+		}
+		return
+	}
+	u, err := url.Parse(o.Issuer)
+	switch {
+	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+		v.add("auth.oidc.issuer", "must be an https URL such as https://login.example.com/realms/main")
+	case u.Scheme == "http" && !isLoopbackHost(u.Hostname()):
+		v.add("auth.oidc.issuer", "must use https; plain http is allowed only for a loopback issuer (127.0.0.1, ::1, localhost)")
+	}
+	if o.Audience == "" {
+		v.add("auth.oidc.audience", "must be set: tokens are accepted only when their aud names Warden (for example the client id registered for Warden)")
+	}
+	for name, claim := range map[string]string{"role_claim": o.RoleClaim, "team_claim": o.TeamClaim, "user_claim": o.UserClaim} {
+		if claim == "" {
+			v.add("auth.oidc."+name, "must name a token claim")
+		}
+	}
+	if !slices.Contains(roles, o.DefaultRole) {
+		v.add("auth.oidc.default_role", "must be one of "+strings.Join(roles, ", "))
+	}
+	if o.Leeway < 0 || o.Leeway > 5*time.Minute {
+		v.add("auth.oidc.leeway", "must be from 0 to 5m; the default is 60s")
+	}
+	for i, m := range o.AllowedModels {
+		if _, err := path.Match(m, ""); err != nil || m == "" {
+			v.add(fmt.Sprintf("auth.oidc.allowed_models[%d]", i), "must be a model name or a glob such as gpt-4o*")
+		}
+	}
+}
+
+func isLoopbackHost(h string) bool {
+	if h == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(h)
+	return err == nil && a.IsLoopback()
+}
+
+// limits checks the throttle settings.
+func (v *validator) limits(l *Limits) {
+	a := l.AuthFailures
+	if a.SlowAfter < 1 || a.SlowAfter > 1000 {
+		v.add("limits.auth_failures.slow_after", "must be from 1 to 1000; the default is 5")
+	}
+	if a.BlockAfter < 0 || a.BlockAfter > 100000 || (a.BlockAfter > 0 && a.BlockAfter < a.SlowAfter) {
+		v.add("limits.auth_failures.block_after", "must be 0 (never block) or from slow_after to 100000; the default is 20")
+	}
+	if a.Window < time.Second || a.Window > 24*time.Hour {
+		v.add("limits.auth_failures.window", "must be from 1s to 24h; the default is 1m")
+	}
+	if a.BlockFor < time.Second || a.BlockFor > 24*time.Hour {
+		v.add("limits.auth_failures.block_for", "must be from 1s to 24h; the default is 5m")
+	}
+	if a.MaxDelay < 0 || a.MaxDelay > 30*time.Second {
+		v.add("limits.auth_failures.max_delay", "must be from 0 to 30s; the default is 2s")
+	}
+}
+
+// price checks one pricing override: every given price is a dollar
+// amount.
+func (v *validator) price(model string, p Price) {
+	for name, val := range map[string]string{
+		"input_cost_per_mtok": p.InputCostPerMTok, "output_cost_per_mtok": p.OutputCostPerMTok,
+		"cached_input_cost_per_mtok": p.CachedInputCostPerMTok, "cache_write_cost_per_mtok": p.CacheWriteCostPerMTok,
+	} {
+		if val == "" {
+			continue
+		}
+		if f, err := strconv.ParseFloat(val, 64); err != nil || f < 0 || f > 1e6 {
+			v.add("pricing."+model+"."+name, "must be a price in US dollars per million tokens, such as 2.5")
+		}
 	}
 }
