@@ -2,6 +2,15 @@
 // table, the cost of a call from its token usage, the estimate of a call's
 // maximum cost before it is made, budget reservations settled from actual
 // usage, and usage records.
+//
+// Prices come from a table embedded in Warden (pricing.json): the
+// providers' published list prices as of the table's as_of date. They are
+// not authoritative and go out of date; operators must check them against
+// their providers and override what differs (Table.With for single models,
+// ParsePricing for a whole file). Costs are exact integers in
+// nano-dollars. Estimates made before a call (Estimate) are deliberate
+// over-estimates from the request's text, not tokenizer counts; what is
+// billed is the cost of the usage the provider reports.
 package meter
 
 import (
