@@ -168,24 +168,24 @@ type run struct {
 	othersOK bool
 }
 
-// meter reads the process's and the machine's CPU clocks around a phase.
-type meter struct {
+// cpuMeter reads the process's and the machine's CPU clocks around a phase.
+type cpuMeter struct {
 	cpu, busy     time.Duration
 	cpuOK, busyOK bool
 }
 
 // startMeter first leaves the previous phase's garbage out of the next
 // one's CPU, then reads the clocks.
-func startMeter() meter {
+func startMeter() cpuMeter {
 	runtime.GC()
-	var m meter
+	var m cpuMeter
 	m.cpu, m.cpuOK = processCPU()
 	m.busy, m.busyOK = machineBusy()
 	return m
 }
 
 // stop fills r's CPU figures.
-func (m meter) stop(r *run) {
+func (m cpuMeter) stop(r *run) {
 	cpu, cpuOK := processCPU()
 	busy, busyOK := machineBusy()
 	r.cpu, r.cpuOK = cpu-m.cpu, cpuOK && m.cpuOK

@@ -20,6 +20,8 @@ import (
 	"github.com/wardenproject/warden/internal/config"
 	"github.com/wardenproject/warden/internal/gateway"
 	"github.com/wardenproject/warden/internal/keys"
+	"github.com/wardenproject/warden/internal/limit"
+	"github.com/wardenproject/warden/internal/meter"
 	"github.com/wardenproject/warden/internal/provider"
 	"github.com/wardenproject/warden/internal/providertest"
 	"github.com/wardenproject/warden/internal/route"
@@ -302,6 +304,21 @@ func (r *rig) startWarden(ctx context.Context, fakeURL string, o rigOptions) (st
 	if err != nil {
 		return "", err
 	}
+	// The policy is what `warden serve` builds: budgets and usage in the
+	// same SQLite store, limits and the throttle in memory.
+	budgets, err := meter.NewBudgets(meter.BudgetsOptions{Ledger: db})
+	if err != nil {
+		return "", err
+	}
+	throttle, err := limit.NewAuthThrottle(limit.AuthThrottleConfig{Logger: logger})
+	if err != nil {
+		return "", err
+	}
+	usage, err := meter.NewRecorder(meter.RecorderOptions{Store: db, Logger: logger})
+	if err != nil {
+		return "", err
+	}
+	r.closers = append(r.closers, func() error { return usage.Close(context.Background()) })
 	gw, err := gateway.New(gateway.Options{
 		Auth:          auth.Chain(auth.VirtualKeys{Keys: km, Logger: logger}),
 		AnthropicAuth: auth.Chain(auth.VirtualKeys{Keys: km, AllowXAPIKey: true, Logger: logger}),
@@ -309,6 +326,15 @@ func (r *rig) startWarden(ctx context.Context, fakeURL string, o rigOptions) (st
 		Upstreams:     upstreams,
 		MaxBodyBytes:  cfg.Server.MaxBodyBytes,
 		Logger:        logger,
+		Policy: &gateway.Policy{
+			Directory:    gateway.CachedDirectory(km, time.Second, nil),
+			Limiter:      limit.NewMemory(limit.MemoryOptions{}),
+			Concurrency:  limit.NewMemoryConcurrency(),
+			Pricing:      meter.DefaultTable(),
+			Budgets:      budgets,
+			Usage:        usage,
+			AuthThrottle: throttle,
+		},
 	})
 	if err != nil {
 		return "", err

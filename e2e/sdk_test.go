@@ -283,6 +283,34 @@ func TestNodeSDKs(t *testing.T) {
 	s.assertNoLeaks()
 }
 
+// TestExecMintKeyWithSDK runs an SDK program under warden exec --mint-key:
+// it holds no provider key, only a throwaway Warden key, and works.
+func TestExecMintKeyWithSDK(t *testing.T) {
+	dir := nodeModules(t)
+	s := startStack(t)
+	out := s.warden("", "exec", "--mint-key", "--models", "gpt-4o-mini", "--budget", "1", "--url", s.url,
+		"--", "node", filepath.Join(dir, "minted.mjs"))
+	if !strings.Contains(out, "minted ok") {
+		t.Fatalf("the SDK program under --mint-key: %q", out)
+	}
+	s.outputs = append(s.outputs, out)
+	var keys []struct{ ID, State string }
+	if err := json.Unmarshal([]byte(s.warden("", "keys", "list", "--json")), &keys); err != nil {
+		t.Fatal(err)
+	}
+	minted := 0
+	for _, k := range keys {
+		if k.ID != "" && k.State == "revoked" {
+			minted++
+		}
+	}
+	if minted != 1 {
+		t.Errorf("%d revoked keys after the program exited, want the minted one", minted)
+	}
+	s.assertUpstreamSawOnlyRealKeys()
+	s.assertNoLeaks()
+}
+
 func TestGoSDK(t *testing.T) {
 	s := startStack(t)
 	client := openai.NewClient(option.WithAPIKey(s.key), option.WithBaseURL(s.url+"/v1"), option.WithMaxRetries(0))

@@ -138,7 +138,13 @@ func (v VirtualKeys) Authenticate(r *http.Request) (*Principal, error) {
 	k, err := v.Keys.Authenticate(ctx, cred)
 	switch {
 	case err == nil:
-		return &Principal{KeyID: k.ID, KeyName: k.Name, Key: &k, Models: k.Models, Role: RoleUser}, nil
+		// The store refuses unknown roles; should one appear all the
+		// same, it gets the default rather than any power it names.
+		role := Role(k.Role)
+		if !role.Valid() {
+			role = RoleUser
+		}
+		return &Principal{KeyID: k.ID, KeyName: k.Name, Key: &k, Models: k.Models, User: k.User, Team: k.Team, Role: role}, nil
 	case errors.Is(err, keys.ErrInvalid):
 		log.DebugContext(ctx, "API key refused", "decision", "deny", "reason", "invalid")
 		return nil, apperr.Wrap(apperr.Unauthenticated, msgInvalid, keys.ErrInvalid)

@@ -5,14 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/netip"
 	"sort"
+	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/wardenproject/warden/internal/auth"
 	"github.com/wardenproject/warden/internal/config"
 	"github.com/wardenproject/warden/internal/gateway"
 	"github.com/wardenproject/warden/internal/keys"
+	"github.com/wardenproject/warden/internal/limit"
+	"github.com/wardenproject/warden/internal/meter"
 	"github.com/wardenproject/warden/internal/provider"
 	"github.com/wardenproject/warden/internal/route"
 	"github.com/wardenproject/warden/internal/secret"
@@ -32,6 +37,8 @@ var defaultBaseURLs = map[string]string{
 type dataPlane struct {
 	gateway *gateway.Gateway
 	keys    *keys.Manager
+	// usage writes usage records in batches; Close flushes them.
+	usage *meter.Recorder
 }
 
 // buildDataPlane wires providers, models, keys and the gateway from cfg.
@@ -125,9 +132,28 @@ func (a *app) buildDataPlane(ctx context.Context, cfg *config.Config, s *session
 	}
 	var trusted []netip.Prefix
 	trusted = append(trusted, cfg.Server.TrustedPrefixes()...)
+	openaiAuth := []auth.Authenticator{auth.VirtualKeys{Keys: km, Logger: log}}
+	anthropicAuth := []auth.Authenticator{auth.VirtualKeys{Keys: km, AllowXAPIKey: true, Logger: log}}
+	if o := cfg.Auth.OIDC; o.Issuer != "" {
+		oidc, err := auth.NewOIDC(auth.OIDCOptions{
+			Issuer: o.Issuer, Audience: []string{o.Audience}, RoleClaim: o.RoleClaim, TeamClaim: o.TeamClaim,
+			UserClaim: o.UserClaim, DefaultRole: auth.Role(o.DefaultRole), AllowedModels: o.AllowedModels,
+			Leeway: o.Leeway, Logger: log,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("auth.oidc: %w", err)
+		}
+		openaiAuth = append(openaiAuth, oidc)
+		anthropicAuth = append(anthropicAuth, oidc)
+	}
+	policy, usage, err := buildPolicy(cfg, s, km, log)
+	if err != nil {
+		return nil, err
+	}
 	gw, err := gateway.New(gateway.Options{
-		Auth:           auth.Chain(auth.VirtualKeys{Keys: km, Logger: log}),
-		AnthropicAuth:  auth.Chain(auth.VirtualKeys{Keys: km, AllowXAPIKey: true, Logger: log}),
+		Auth:           auth.Chain(openaiAuth...),
+		AnthropicAuth:  auth.Chain(anthropicAuth...),
+		Policy:         policy,
 		Router:         router,
 		Upstreams:      upstreams,
 		PublicRoutes:   public,
@@ -136,9 +162,104 @@ func (a *app) buildDataPlane(ctx context.Context, cfg *config.Config, s *session
 		Logger:         log,
 	})
 	if err != nil {
+		_ = usage.Close(context.Background())
 		return nil, err
 	}
-	return &dataPlane{gateway: gw, keys: km}, nil
+	return &dataPlane{gateway: gw, keys: km, usage: usage}, nil
+}
+
+// directoryTTL bounds how long a running server uses a team's or user's
+// limits and budget after an administrator changed them.
+const directoryTTL = time.Second
+
+// buildPolicy wires what the admission stage enforces: rate and
+// concurrency limits in memory, budgets and usage in the store, the price
+// table with its overrides, and the failed-authentication throttle.
+func buildPolicy(cfg *config.Config, s *session, km *keys.Manager, log *slog.Logger) (*gateway.Policy, *meter.Recorder, error) {
+	prices, err := pricingTable(cfg, s)
+	if err != nil {
+		return nil, nil, err
+	}
+	budgets, err := meter.NewBudgets(meter.BudgetsOptions{
+		Ledger:         s.db,
+		ReservationTTL: cfg.Budgets.ReservationTTL,
+		OnThreshold: func(e meter.ThresholdEvent) {
+			// Alerts deliver these once they exist; until then the log does.
+			log.Warn("budget threshold reached", "account", e.Label, "percent", e.Percent,
+				"spent", e.Spent.String(), "limit", e.Limit.String(), "period", string(e.Period))
+		},
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	af := cfg.Limits.AuthFailures
+	blockAfter := af.BlockAfter
+	if blockAfter == 0 {
+		blockAfter = math.MaxInt32 // blocking off: only the slow-down applies
+	}
+	throttle, err := limit.NewAuthThrottle(limit.AuthThrottleConfig{
+		SlowAfter: af.SlowAfter, BlockAfter: blockAfter, Window: af.Window, BlockFor: af.BlockFor, MaxDelay: af.MaxDelay, Logger: log,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("limits.auth_failures: %w", err)
+	}
+	usage, err := meter.NewRecorder(meter.RecorderOptions{Store: s.db, Logger: log})
+	if err != nil {
+		return nil, nil, err
+	}
+	return &gateway.Policy{
+		Directory:    gateway.CachedDirectory(km, directoryTTL, nil),
+		Limiter:      limit.NewMemory(limit.MemoryOptions{}),
+		Concurrency:  limit.NewMemoryConcurrency(),
+		Pricing:      prices,
+		Budgets:      budgets,
+		Usage:        usage,
+		AuthThrottle: throttle,
+	}, usage, nil
+}
+
+// pricingTable is the embedded price table, with the file saved by
+// `warden pricing update` over it and the configuration's pricing:
+// overrides over both.
+func pricingTable(cfg *config.Config, s *session) (*meter.Table, error) {
+	table := meter.DefaultTable()
+	saved, err := loadSavedPricing(s.cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if saved != nil {
+		table = saved
+	}
+	if len(cfg.Pricing) == 0 {
+		return table, nil
+	}
+	overrides := map[string]meter.Override{}
+	for model, p := range cfg.Pricing {
+		fields := map[string]float64{}
+		for name, v := range map[string]string{
+			"input_cost_per_mtok": p.InputCostPerMTok, "output_cost_per_mtok": p.OutputCostPerMTok,
+			"cached_input_cost_per_mtok": p.CachedInputCostPerMTok, "cache_write_cost_per_mtok": p.CacheWriteCostPerMTok,
+		} {
+			if v == "" {
+				continue
+			}
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return nil, fmt.Errorf("pricing.%s.%s: %q is not a number", model, name, v)
+			}
+			fields[name] = f
+		}
+		o, err := meter.ParseOverride(model, fields)
+		if err != nil {
+			return nil, fmt.Errorf("pricing.%s: %w", model, err)
+		}
+		overrides[model] = o
+	}
+	t, err := table.With(overrides)
+	if err != nil {
+		return nil, fmt.Errorf("pricing: %w", err)
+	}
+	return t, nil
 }
 
 // keyRing returns the provider's keys in turn, spreading load and rate

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -100,6 +101,14 @@ func (a *app) serve(ctx context.Context, cfg *config.Config) error {
 	keysDone := make(chan struct{})
 	go func() { defer close(keysDone); dp.keys.Run(ctx) }()
 	defer func() { <-keysDone }()
+	// Usage records still queued are written before the store closes.
+	defer func() {
+		flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := dp.usage.Close(flushCtx); err != nil {
+			log.Error("usage records not all written", "reason", err.Error())
+		}
+	}()
 
 	health := gateway.Health([]gateway.Check{
 		{Name: "store", Func: s.db.Ping},

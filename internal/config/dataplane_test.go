@@ -185,7 +185,7 @@ models:
 			{"w.yaml:9:20", "budgets.reservation_ttl", "must be from 1m to 24h"},
 		}},
 		{"block below slow", "limits:\n  auth_failures:\n    slow_after: 10\n    block_after: 3\n", nil, []want{
-			{"w.yaml:4:18", "limits.auth_failures.block_after", "must be 0 (never block) or from slow_after"},
+			{"w.yaml:4:18", "limits.auth_failures.block_after", "must be 0 (never block) or more than slow_after"},
 		}},
 		{"pricing", "pricing:\n  gpt-4o: {input_cost_per_mtok: -1, output_cost_per_mtok: lots}\n", nil, []want{
 			{"w.yaml:2:33", "pricing.gpt-4o.input_cost_per_mtok", "must be a price in US dollars per million tokens"},

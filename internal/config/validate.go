@@ -785,8 +785,8 @@ func (v *validator) limits(l *Limits) {
 	if a.SlowAfter < 1 || a.SlowAfter > 1000 {
 		v.add("limits.auth_failures.slow_after", "must be from 1 to 1000; the default is 5")
 	}
-	if a.BlockAfter < 0 || a.BlockAfter > 100000 || (a.BlockAfter > 0 && a.BlockAfter < a.SlowAfter) {
-		v.add("limits.auth_failures.block_after", "must be 0 (never block) or from slow_after to 100000; the default is 20")
+	if a.BlockAfter < 0 || a.BlockAfter > 100000 || (a.BlockAfter > 0 && a.BlockAfter <= a.SlowAfter) {
+		v.add("limits.auth_failures.block_after", "must be 0 (never block) or more than slow_after, up to 100000; the default is 20")
 	}
 	if a.Window < time.Second || a.Window > 24*time.Hour {
 		v.add("limits.auth_failures.window", "must be from 1s to 24h; the default is 1m")

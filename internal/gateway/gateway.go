@@ -34,6 +34,9 @@ type Options struct {
 	PublicRoutes map[string]bool
 	// MaxBodyBytes bounds request bodies (default 32 MiB).
 	MaxBodyBytes int64
+	// Policy is what the admission stage enforces: limits, budgets,
+	// usage, and the throttle on failed authentication.
+	Policy *Policy
 	// TrustedProxies are peers whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
 	Logger         *slog.Logger
@@ -58,6 +61,7 @@ func New(o Options) (*Gateway, error) {
 	if o.Router == nil {
 		problems = append(problems, "no router")
 	}
+	problems = append(problems, o.Policy.problems()...)
 	for name, u := range o.Upstreams {
 		if u == nil || u.Adapter == nil || u.Client == nil || u.Key == nil {
 			problems = append(problems, "upstream "+name+" is incomplete")
@@ -146,8 +150,9 @@ func (g *Gateway) routes() {
 
 // stages returns the pre-proxy pipeline shared by every keyed route, in
 // the order a request meets them (see DESIGN: size limits, then who is
-// calling, then what they may do). Rate limits, budgets and guardrails slot
-// in after authorize as they arrive.
+// calling, then what they may do). The routes append their own parsing
+// and authorization, then admit (rate limits, concurrency, budgets), which
+// must come last: it takes resources that only a completed call returns.
 func (g *Gateway) stages(d Dialect) []Stage {
 	authn := g.o.Auth
 	if d == Anthropic {
@@ -156,14 +161,15 @@ func (g *Gateway) stages(d Dialect) []Stage {
 	return []Stage{
 		g.recoverStage,
 		g.limitBody,
-		authenticate(authn),
+		g.throttledAuth(authn),
+		authorizeCaller,
 	}
 }
 
 // modelChain is the pipeline of the model routes: parse the body to learn
 // the model, check the caller may use it, then route to a deployment.
 func (g *Gateway) modelChain(d Dialect) Handler {
-	return Chain(HandlerFunc(g.proxyModel), append(g.stages(d), g.parseModelRequest, authorizeModel)...)
+	return Chain(HandlerFunc(g.proxyModel), append(g.stages(d), g.parseModelRequest, authorizeModel, g.admit)...)
 }
 
 // passthroughChain is the pipeline of /proxy/{provider}/...: the same
@@ -172,8 +178,8 @@ func (g *Gateway) modelChain(d Dialect) Handler {
 // reported only to authenticated callers, so that provider names cannot
 // be probed without a key.
 func (g *Gateway) passthroughChain() Handler {
-	keyed := Chain(HandlerFunc(g.proxyPassthrough), append(g.stages(OpenAI), authorizePassthrough, g.knownProvider, g.readBody)...)
-	public := Chain(HandlerFunc(g.proxyPassthrough), g.recoverStage, g.limitBody, g.knownProvider, g.readBody)
+	keyed := Chain(HandlerFunc(g.proxyPassthrough), append(g.stages(OpenAI), authorizePassthrough, g.knownProvider, g.readBody, g.admit)...)
+	public := Chain(HandlerFunc(g.proxyPassthrough), g.recoverStage, g.limitBody, g.knownProvider, g.readBody, g.admit)
 	return HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		if g.o.PublicRoutes[r.PathValue("provider")] {
 			return public.ServeHTTP(w, r)
@@ -255,24 +261,6 @@ func (g *Gateway) limitBody(next Handler) Handler {
 		r.Body = http.MaxBytesReader(w, r.Body, g.o.MaxBodyBytes)
 		return next.ServeHTTP(w, r)
 	})
-}
-
-// authenticate resolves the caller. Every keyed route passes here; there
-// is no unauthenticated inference unless a route is configured public.
-func authenticate(a auth.Authenticator) Stage {
-	return func(next Handler) Handler {
-		return HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-			p, err := a.Authenticate(r)
-			if err != nil {
-				return err
-			}
-			if p == nil {
-				return apperr.New(apperr.Unauthenticated, "invalid API key")
-			}
-			ScopeFrom(r.Context()).Principal = p
-			return next.ServeHTTP(w, r)
-		})
-	}
 }
 
 // authorizeModel refuses models outside the key's scope. It runs after

@@ -20,6 +20,8 @@ import (
 	"github.com/wardenproject/warden/internal/auth"
 	"github.com/wardenproject/warden/internal/keys"
 	"github.com/wardenproject/warden/internal/keys/keystest"
+	"github.com/wardenproject/warden/internal/limit"
+	"github.com/wardenproject/warden/internal/meter"
 	"github.com/wardenproject/warden/internal/provider"
 	"github.com/wardenproject/warden/internal/providertest"
 	"github.com/wardenproject/warden/internal/route"
@@ -41,6 +43,9 @@ type rigOptions struct {
 	MaxBodyBytes    int64
 	Public          []string // pass-through providers open without a key
 	TrustedProxies  []netip.Prefix
+	// AuthSlowAfter and AuthBlockAfter tune the failed-authentication
+	// throttle; 0 leaves it too lax to matter (most tests fail on purpose).
+	AuthSlowAfter, AuthBlockAfter int
 }
 
 // rig is a real Gateway wired as internal/cli/dataplane.go wires it, with
@@ -69,6 +74,9 @@ type rig struct {
 	keys   *keys.Manager
 	store  *keystest.Memory
 	logs   *logSink
+	// ledger keeps budget spend; usage gets a record per call.
+	ledger *meter.MemoryLedger
+	usage  *usageLog
 
 	openai, backup, anthropic, local *providertest.Server
 	// providerKeys are the real keys by provider name.
@@ -168,6 +176,19 @@ func newRig(t testing.TB, o rigOptions) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
+	r.ledger, r.usage = meter.NewMemoryLedger(), &usageLog{}
+	budgets, err := meter.NewBudgets(meter.BudgetsOptions{Ledger: r.ledger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow, block := o.AuthSlowAfter, o.AuthBlockAfter
+	if slow == 0 {
+		slow, block = 1_000_000, 2_000_000
+	}
+	throttle, err := limit.NewAuthThrottle(limit.AuthThrottleConfig{SlowAfter: slow, BlockAfter: block, MaxDelay: 10 * time.Millisecond, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
 	public := map[string]bool{}
 	for _, p := range o.Public {
 		public[p] = true
@@ -181,6 +202,15 @@ func newRig(t testing.TB, o rigOptions) *rig {
 		MaxBodyBytes:   o.MaxBodyBytes,
 		TrustedProxies: o.TrustedProxies,
 		Logger:         logger,
+		Policy: &Policy{
+			Directory:    r.keys,
+			Limiter:      limit.NewMemory(limit.MemoryOptions{}),
+			Concurrency:  limit.NewMemoryConcurrency(),
+			Pricing:      meter.DefaultTable(),
+			Budgets:      budgets,
+			Usage:        r.usage,
+			AuthThrottle: throttle,
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -245,6 +275,55 @@ func (r *rig) key(models ...string) (id, key string) {
 	r.virtual = append(r.virtual, key)
 	r.mu.Unlock()
 	return k.ID, key
+}
+
+// keyWith creates a key with a policy and returns its id and secret.
+func (r *rig) keyWith(spec keys.Spec) (id, key string) {
+	r.t.Helper()
+	if spec.Name == "" {
+		spec.Name = "test"
+	}
+	k, sec, err := r.keys.Create(context.Background(), spec)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	key = sec.RevealString()
+	r.mu.Lock()
+	r.secrets = append(r.secrets, key)
+	r.virtual = append(r.virtual, key)
+	r.mu.Unlock()
+	return k.ID, key
+}
+
+// usageLog is a UsageRecorder that keeps every record in memory.
+type usageLog struct {
+	mu      sync.Mutex
+	records []meter.Record
+}
+
+func (u *usageLog) Record(rec meter.Record) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.records = append(u.records, rec)
+}
+
+// byRequest returns the record of one request id, waiting briefly: the
+// record is made after the response is written.
+func (u *usageLog) byRequest(t testing.TB, id string) meter.Record {
+	t.Helper()
+	for range 200 {
+		u.mu.Lock()
+		for _, rec := range u.records {
+			if rec.RequestID == id {
+				u.mu.Unlock()
+				return rec
+			}
+		}
+		u.mu.Unlock()
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("no usage record for request %s", id)
+	return meter.Record{}
 }
 
 // sleptFor returns the waits the router asked for so far.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/wardenproject/warden/internal/auth"
+	"github.com/wardenproject/warden/internal/meter"
 	"github.com/wardenproject/warden/internal/provider"
 )
 
@@ -44,8 +45,11 @@ type Scope struct {
 	// WantsUsage is the caller's stream_options.include_usage.
 	WantsUsage bool
 
-	Status    int
-	Usage     provider.Usage
+	Status int
+	Usage  provider.Usage
+	// Cost is what the call cost, from Usage (or the estimate when the
+	// upstream reported none).
+	Cost      meter.Amount
 	Attempts  int
 	Retries   int
 	Fallbacks int

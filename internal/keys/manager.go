@@ -10,6 +10,7 @@ import (
 	"hash"
 	"io"
 	"log/slog"
+	"net/netip"
 	"path"
 	"slices"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/wardenproject/warden/internal/meter"
 	"github.com/wardenproject/warden/internal/secret"
 	"github.com/wardenproject/warden/internal/store"
 )
@@ -167,6 +169,40 @@ type Spec struct {
 	// ExpiresAt, if set, is when the key expires. Give TTL or ExpiresAt,
 	// not both; neither means the key never expires.
 	ExpiresAt time.Time
+	// Routes, IPs, Limits, Budget, Team, User, Role and Tags are the
+	// key's policy, as documented on Key; the zero value of each
+	// restricts nothing. A User in a team, without a Team given, puts the
+	// key in the user's team.
+	Routes []string
+	IPs    []netip.Prefix
+	Limits Limits
+	Budget meter.Budget
+	Team   string
+	User   string
+	Role   string
+	Tags   []string
+}
+
+// KeyUpdate changes some of a key's name, policy and expiry. A nil field
+// is left alone. A non-nil empty slice clears the list, and "" clears
+// Team and User (Role "" is RoleUser). Limits set to zero are removed, and
+// the zero Budget removes the budget.
+type KeyUpdate struct {
+	Name   *string
+	Models []string
+	Routes []string
+	IPs    []netip.Prefix
+	Tags   []string
+	Limits LimitsUpdate
+	Budget *meter.Budget
+	Team   *string
+	User   *string
+	Role   *string
+	// TTL, if positive, makes the key expire that long from now.
+	TTL time.Duration
+	// ExpiresAt, if not nil, sets the expiry; the zero time means never.
+	// Give TTL or ExpiresAt, not both.
+	ExpiresAt *time.Time
 }
 
 // ValidID reports whether id has the form of a key id. Commands check it
@@ -231,12 +267,16 @@ func (m *Manager) Create(ctx context.Context, s Spec) (Key, secret.Secret, error
 	if err := checkName(s.Name); err != nil {
 		return Key{}, secret.Secret{}, fmt.Errorf("create key: %w", err)
 	}
-	models, err := checkModels(s.Models)
+	expires, err := s.expiry(now)
 	if err != nil {
 		return Key{}, secret.Secret{}, fmt.Errorf("create key %q: %w", s.Name, err)
 	}
-	expires, err := s.expiry(now)
-	if err != nil {
+	k := Key{
+		Name: s.Name, Models: s.Models, Routes: s.Routes, IPs: s.IPs, Limits: s.Limits, Budget: s.Budget,
+		Team: s.Team, User: s.User, Role: s.Role, Tags: s.Tags,
+		ExpiresAt: expires, State: Active, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := m.checkPolicy(ctx, &k); err != nil {
 		return Key{}, secret.Secret{}, fmt.Errorf("create key %q: %w", s.Name, err)
 	}
 	var id [idLen]byte
@@ -248,10 +288,7 @@ func (m *Manager) Create(ctx context.Context, s Spec) (Key, secret.Secret, error
 	if err != nil {
 		return Key{}, secret.Secret{}, fmt.Errorf("create key %q: %w", s.Name, err)
 	}
-	k := Key{
-		ID: string(id[:]), Name: s.Name, Hint: hint(sec.Reveal()), Models: models,
-		ExpiresAt: expires, State: Active, CreatedAt: now, UpdatedAt: now,
-	}
+	k.ID, k.Hint = string(id[:]), hint(sec.Reveal())
 	if err := m.store.CreateKey(ctx, k, h[:]); err != nil {
 		sec.Destroy()
 		return Key{}, secret.Secret{}, fmt.Errorf("create key %q: %w", s.Name, err)
@@ -261,32 +298,82 @@ func (m *Manager) Create(ctx context.Context, s Spec) (Key, secret.Secret, error
 	return k, sec, nil
 }
 
+// checkPolicy validates k's policy fields and normalizes them in place:
+// lists copied (nil if empty), prefixes masked, the role defaulted, and
+// the team taken from the user when none is given. Teams and users named
+// must exist.
+func (m *Manager) checkPolicy(ctx context.Context, k *Key) error {
+	var err error
+	if k.Models, err = checkModels(k.Models); err != nil {
+		return err
+	}
+	if k.Routes, err = checkRoutes(k.Routes); err != nil {
+		return err
+	}
+	if k.IPs, err = checkIPs(k.IPs); err != nil {
+		return err
+	}
+	if k.Tags, err = checkTags(k.Tags); err != nil {
+		return err
+	}
+	if err := checkLimits(k.Limits); err != nil {
+		return err
+	}
+	if err := checkBudget(k.Budget); err != nil {
+		return err
+	}
+	if k.Role, err = checkRole(k.Role); err != nil {
+		return err
+	}
+	if err := checkRef("team", k.Team); err != nil {
+		return err
+	}
+	if err := checkRef("user", k.User); err != nil {
+		return err
+	}
+	if k.User != "" {
+		u, err := m.store.UserByName(ctx, k.User)
+		if err != nil {
+			return refError("user", k.User, err)
+		}
+		if k.Team == "" {
+			k.Team = u.Team
+		}
+	}
+	if k.Team != "" {
+		if _, err := m.store.TeamByName(ctx, k.Team); err != nil {
+			return refError("team", k.Team, err)
+		}
+	}
+	return nil
+}
+
 func (s Spec) expiry(now time.Time) (time.Time, error) {
 	switch {
 	case s.TTL < 0:
-		return time.Time{}, fmt.Errorf("the time to live %s is negative", s.TTL)
+		return time.Time{}, fieldErr("ttl", "the time to live %s is negative", s.TTL)
 	case s.TTL > 0 && !s.ExpiresAt.IsZero():
-		return time.Time{}, errors.New("give a time to live or an expiry time, not both")
+		return time.Time{}, fieldErr("expires_at", "give a time to live or an expiry time, not both")
 	case s.TTL > 0:
 		return now.Add(s.TTL), nil
 	case s.ExpiresAt.IsZero():
 		return time.Time{}, nil
 	case !s.ExpiresAt.After(now):
-		return time.Time{}, fmt.Errorf("the expiry time %s has already passed", s.ExpiresAt.UTC().Format(time.RFC3339))
+		return time.Time{}, fieldErr("expires_at", "the expiry time %s has already passed", s.ExpiresAt.UTC().Format(time.RFC3339))
 	}
 	return s.ExpiresAt.UTC().Truncate(time.Microsecond), nil
 }
 
 func checkName(name string) error {
 	if name == "" {
-		return errors.New("the key needs a name")
+		return fieldErr("name", "the key needs a name")
 	}
 	if len(name) > maxNameLen || !utf8.ValidString(name) {
-		return fmt.Errorf("the key name must be valid UTF-8 of at most %d bytes", maxNameLen)
+		return fieldErr("name", "the key name must be valid UTF-8 of at most %d bytes", maxNameLen)
 	}
 	for _, r := range name {
 		if unicode.IsControl(r) {
-			return errors.New("the key name must not contain control characters")
+			return fieldErr("name", "the key name must not contain control characters")
 		}
 	}
 	return nil
@@ -295,20 +382,18 @@ func checkName(name string) error {
 // checkModels validates model patterns and returns a copy, nil if empty.
 func checkModels(models []string) ([]string, error) {
 	if len(models) > maxModels {
-		return nil, fmt.Errorf("%d model patterns given; the limit is %d", len(models), maxModels)
+		return nil, fieldErr("models", "%d model patterns given; the limit is %d", len(models), maxModels)
 	}
 	for _, p := range models {
 		if p == "" || len(p) > maxPatternLen || !utf8.ValidString(p) {
-			return nil, fmt.Errorf("model patterns must be 1-%d bytes of UTF-8; got %q", maxPatternLen, p)
+			return nil, fieldErr("models", "model patterns must be 1-%d bytes of UTF-8; got %q", maxPatternLen, p)
 		}
 		if _, err := path.Match(p, ""); err != nil {
-			return nil, fmt.Errorf("model pattern %q: %w (patterns use path.Match syntax: *, ?, [a-z])", p, err)
+			return nil, &FieldError{Field: "models", Err: err,
+				Problem: fmt.Sprintf("model pattern %q: %v (patterns use path.Match syntax: *, ?, [a-z])", p, err)}
 		}
 	}
-	if len(models) == 0 {
-		return nil, nil
-	}
-	return slices.Clone(models), nil
+	return cloneOrNil(models), nil
 }
 
 // Get returns the key with the given id.
@@ -334,6 +419,115 @@ func (m *Manager) List(ctx context.Context) ([]Key, error) {
 		return nil, fmt.Errorf("list keys: %w", err)
 	}
 	return ks, nil
+}
+
+// UpdateKey changes a key's name, policy or expiry and returns the key as
+// stored. The change reaches running servers within a poll, since it
+// changes the store's KeysVersion. A revoked key cannot be changed
+// (ErrRevoked, a store.ErrConflict too), nor can an expired one
+// (ErrExpired): create a new key instead. An update that changes nothing
+// writes nothing.
+func (m *Manager) UpdateKey(ctx context.Context, id string, u KeyUpdate) (Key, error) {
+	if !ValidID(id) {
+		return Key{}, fmt.Errorf("update key: %w", errBadID)
+	}
+	for try := 1; ; try++ {
+		k, err := m.store.KeyByID(ctx, id)
+		if err != nil {
+			return Key{}, fmt.Errorf("update key %s: %w", id, err)
+		}
+		now := m.stamp()
+		switch {
+		case k.State == Revoked:
+			return Key{}, fmt.Errorf("update key %s: %w (%w): revocation is final; create a new key instead", id, ErrRevoked, store.ErrConflict)
+		case k.Expired(now):
+			return Key{}, fmt.Errorf("update key %s: %w at %s; an expired key cannot be changed: create a new key instead",
+				id, ErrExpired, k.ExpiresAt.UTC().Format(time.RFC3339))
+		}
+		next, err := u.apply(k, now)
+		if err != nil {
+			return Key{}, fmt.Errorf("update key %s: %w", id, err)
+		}
+		if err := m.checkPolicy(ctx, &next); err != nil {
+			return Key{}, fmt.Errorf("update key %s: %w", id, err)
+		}
+		if samePolicy(k, next) {
+			return cloneKey(k), nil
+		}
+		next.UpdatedAt = m.after(k.UpdatedAt)
+		err = m.store.UpdateKey(ctx, next, k.UpdatedAt)
+		if errors.Is(err, store.ErrConflict) && try < maxUpdateTries {
+			// Changed meanwhile (or revoked: the next read tells).
+			continue
+		}
+		if err != nil {
+			// The store's error names the operation and the key.
+			return Key{}, err
+		}
+		m.cache.drop()
+		m.log.Info("key updated", "key_id", id)
+		return cloneKey(next), nil
+	}
+}
+
+// apply returns k with u's changes, the expiry checked against now.
+func (u KeyUpdate) apply(k Key, now time.Time) (Key, error) {
+	if u.Name != nil {
+		if err := checkName(*u.Name); err != nil {
+			return k, err
+		}
+		k.Name = *u.Name
+	}
+	switch {
+	case u.TTL != 0 && u.ExpiresAt != nil:
+		return k, fieldErr("expires_at", "give a time to live or an expiry time, not both")
+	case u.ExpiresAt != nil && u.ExpiresAt.IsZero():
+		k.ExpiresAt = time.Time{}
+	case u.TTL != 0 || u.ExpiresAt != nil:
+		s := Spec{TTL: u.TTL}
+		if u.ExpiresAt != nil {
+			s.ExpiresAt = *u.ExpiresAt
+		}
+		exp, err := s.expiry(now)
+		if err != nil {
+			return k, err
+		}
+		k.ExpiresAt = exp
+	}
+	if u.Models != nil {
+		k.Models = u.Models
+	}
+	if u.Routes != nil {
+		k.Routes = u.Routes
+	}
+	if u.IPs != nil {
+		k.IPs = u.IPs
+	}
+	if u.Tags != nil {
+		k.Tags = u.Tags
+	}
+	k.Limits = u.Limits.apply(k.Limits)
+	if u.Budget != nil {
+		k.Budget = *u.Budget
+	}
+	if u.Team != nil {
+		k.Team = *u.Team
+	}
+	if u.User != nil {
+		k.User = *u.User
+	}
+	if u.Role != nil {
+		k.Role = *u.Role
+	}
+	return k, nil
+}
+
+// samePolicy reports whether a and b have the same name, policy and
+// expiry: whether an update would change anything.
+func samePolicy(a, b Key) bool {
+	return a.Name == b.Name && equalStrings(a.Models, b.Models) && equalStrings(a.Routes, b.Routes) &&
+		slices.Equal(a.IPs, b.IPs) && a.Limits == b.Limits && a.Budget == b.Budget && a.Team == b.Team &&
+		a.User == b.User && a.Role == b.Role && equalStrings(a.Tags, b.Tags) && a.ExpiresAt.Equal(b.ExpiresAt)
 }
 
 // Revoke revokes a key for good, with its previous secret if it is still
@@ -466,6 +660,9 @@ func (m *Manager) Authenticate(ctx context.Context, presented string) (Key, erro
 // cloneKey copies k so that the caller cannot change the cached record.
 func cloneKey(k Key) Key {
 	k.Models = slices.Clone(k.Models)
+	k.Routes = slices.Clone(k.Routes)
+	k.IPs = slices.Clone(k.IPs)
+	k.Tags = slices.Clone(k.Tags)
 	return k
 }
 

@@ -32,7 +32,18 @@
 //   - KeysVersion changes with every successful CreateKey, SetKeyState and
 //     RotateKey and with nothing else: not with TouchKey, reads or failed
 //     writes.
-//   - Empty model lists come back empty; Models keep their order.
+//   - Empty lists (models, routes, IPs, tags) come back nil; lists keep
+//     their order. An empty Role comes back as keys.RoleUser.
+//   - Every policy field round-trips through CreateKey and UpdateKey, and
+//     UpdateKey changes nothing else (state, hint, secrets, use times).
+//   - UpdateKey, UpdateTeam and UpdateUser are compare-and-swap on
+//     UpdatedAt: a stale one is a conflict and changes nothing.
+//   - A key's Team and User, and a user's Team, must exist (else
+//     store.ErrNotFound, and nothing is written); a team or user that an
+//     unrevoked key (or, for a team, a user) names cannot be deleted
+//     (store.ErrConflict). Revoked keys keep the names they had.
+//   - KeysVersion also changes with every successful write of a team or
+//     user.
 //   - Times round-trip to the microsecond (PostgreSQL's resolution), in
 //     UTC; the suite's clock only produces whole microseconds.
 //   - A context that is already canceled fails every method with an error
@@ -85,6 +96,15 @@ func TestStore(t *testing.T, open func(t *testing.T) keys.Store) {
 		{"Concurrent", testConcurrent},
 		{"CanceledContext", testCanceledContext},
 		{"InvalidInput", testInvalidInput},
+		{"Policy", testPolicy},
+		{"UpdateKey", testUpdateKey},
+		{"UpdateKeyConflicts", testUpdateKeyConflicts},
+		{"Teams", testTeams},
+		{"Users", testUsers},
+		{"References", testReferences},
+		{"PolicyVersion", testPolicyVersion},
+		{"PolicyCanceledContext", testPolicyCanceledContext},
+		{"PolicyInvalidInput", testPolicyInvalidInput},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -103,7 +123,7 @@ func hashOf(label string) []byte {
 func newKey(id string, i int) keys.Key {
 	return keys.Key{
 		ID: id, Name: "name of " + id, Hint: keys.Prefix + "…" + id[len(id)-4:],
-		State: keys.Active, CreatedAt: at(i), UpdatedAt: at(i),
+		State: keys.Active, Role: keys.RoleUser, CreatedAt: at(i), UpdatedAt: at(i),
 	}
 }
 
@@ -159,8 +179,23 @@ func describe(target error) any {
 func sameKey(t *testing.T, what string, got, want keys.Key) {
 	t.Helper()
 	if got.ID != want.ID || got.Name != want.Name || got.Hint != want.Hint || got.State != want.State ||
-		!slices.Equal(got.Models, want.Models) {
+		!slices.Equal(got.Models, want.Models) || !slices.Equal(got.Routes, want.Routes) ||
+		!slices.Equal(got.IPs, want.IPs) || !slices.Equal(got.Tags, want.Tags) || got.Limits != want.Limits ||
+		got.Budget != want.Budget || got.Team != want.Team || got.User != want.User || got.Role != want.Role {
 		t.Errorf("%s = %+v,\nwant %+v", what, got, want)
+	}
+	for _, l := range []struct {
+		field        string
+		empty, isNil bool
+	}{
+		{"Models", len(got.Models) == 0, got.Models == nil},
+		{"Routes", len(got.Routes) == 0, got.Routes == nil},
+		{"IPs", len(got.IPs) == 0, got.IPs == nil},
+		{"Tags", len(got.Tags) == 0, got.Tags == nil},
+	} {
+		if l.empty && !l.isNil {
+			t.Errorf("%s: an empty %s came back as an empty slice, want nil", what, l.field)
+		}
 	}
 	for _, f := range []struct {
 		name      string

@@ -6,16 +6,126 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/wardenproject/warden/internal/keys"
+	"github.com/wardenproject/warden/internal/meter"
 	"github.com/wardenproject/warden/internal/store"
 )
 
 var _ keys.Store = (*DB)(nil)
 
 // keyColumns are the columns scanKey reads, in its order.
-const keyColumns = `id, name, hint, models, state, expires_at, created_at, updated_at, last_used_at, prev_valid_until`
+const keyColumns = `id, name, hint, models, state, expires_at, created_at, updated_at, last_used_at, prev_valid_until,
+	routes, ips, tags, limit_rps, limit_rpm, limit_tpm, max_parallel, budget_limit, budget_period, team, user_name, role`
+
+// keyPolicy is a key's policy fields in their column forms, in the order
+// of keyColumns and of the SET list in UpdateKey.
+type keyPolicy struct {
+	models, routes, ips, tags string
+	limits                    limitCols
+	team, user                sql.NullString
+	role                      string
+}
+
+// limitCols are the limit and budget columns shared by keys, teams and
+// users.
+type limitCols struct {
+	rps, rpm, tpm, parallel int64
+	budgetLimit             sql.NullInt64
+	budgetPeriod            sql.NullString
+}
+
+func encodeLimits(l keys.Limits, b meter.Budget) limitCols {
+	c := limitCols{rps: l.RPS, rpm: l.RPM, tpm: l.TPM, parallel: l.MaxParallel}
+	if !b.IsZero() {
+		c.budgetLimit = sql.NullInt64{Int64: int64(b.Limit), Valid: true}
+		c.budgetPeriod = sql.NullString{String: string(b.Period), Valid: true}
+	}
+	return c
+}
+
+func (c limitCols) decode() (keys.Limits, meter.Budget) {
+	l := keys.Limits{RPS: c.rps, RPM: c.rpm, TPM: c.tpm, MaxParallel: c.parallel}
+	var b meter.Budget
+	if c.budgetLimit.Valid {
+		b.Limit = meter.Amount(c.budgetLimit.Int64)
+	}
+	if c.budgetPeriod.Valid {
+		b.Period = meter.Period(c.budgetPeriod.String)
+	}
+	return l, b
+}
+
+// args returns the columns limit_rps, limit_rpm, limit_tpm, max_parallel,
+// budget_limit, budget_period, in that order.
+func (c limitCols) args() []any {
+	return []any{c.rps, c.rpm, c.tpm, c.parallel, c.budgetLimit, c.budgetPeriod}
+}
+
+// dest is args for Scan.
+func (c *limitCols) dest() []any {
+	return []any{&c.rps, &c.rpm, &c.tpm, &c.parallel, &c.budgetLimit, &c.budgetPeriod}
+}
+
+// encodeList stores a list as a JSON array, empty for nil.
+func encodeList[T any](field string, list []T) (string, error) {
+	if list == nil {
+		list = []T{}
+	}
+	b, err := json.Marshal(list)
+	if err != nil {
+		return "", fmt.Errorf("encode %s: %w", field, err)
+	}
+	return string(b), nil
+}
+
+// decodeList reads a JSON array; empty comes back nil.
+func decodeList[T any](field, s string) ([]T, error) {
+	var out []T
+	if err := json.Unmarshal([]byte(s), &out); err != nil {
+		return nil, fmt.Errorf("the stored %s list is damaged: %w", field, err)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+// encodePolicy turns k's policy into column values.
+func encodePolicy(k keys.Key) (keyPolicy, error) {
+	p := keyPolicy{limits: encodeLimits(k.Limits, k.Budget), team: nullString(k.Team), user: nullString(k.User), role: k.Role}
+	if p.role == "" {
+		p.role = keys.RoleUser
+	}
+	ips := make([]string, len(k.IPs))
+	for i, pfx := range k.IPs {
+		if !pfx.IsValid() {
+			return p, errors.New("an IP prefix is invalid")
+		}
+		ips[i] = pfx.String()
+	}
+	var err error
+	if p.models, err = encodeList("models", k.Models); err != nil {
+		return p, err
+	}
+	if p.routes, err = encodeList("routes", k.Routes); err != nil {
+		return p, err
+	}
+	if p.ips, err = encodeList("ips", ips); err != nil {
+		return p, err
+	}
+	p.tags, err = encodeList("tags", k.Tags)
+	return p, err
+}
+
+// args returns the policy columns in keyColumns order, models first.
+func (p keyPolicy) args() []any {
+	return append([]any{p.models, p.routes, p.ips, p.tags}, append(p.limits.args(), p.team, p.user, p.role)...)
+}
 
 // CreateKey implements keys.Store.
 func (db *DB) CreateKey(ctx context.Context, k keys.Key, hash []byte) error {
@@ -42,13 +152,9 @@ func (db *DB) CreateKey(ctx context.Context, k keys.Key, hash []byte) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	models := k.Models
-	if models == nil {
-		models = []string{}
-	}
-	modelsJSON, err := json.Marshal(models)
+	pol, err := encodePolicy(k)
 	if err != nil {
-		return fmt.Errorf("%s: encode models: %w", what, err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	return db.write(ctx, what, func(tx *sql.Tx) error {
 		var taken bool
@@ -61,10 +167,15 @@ func (db *DB) CreateKey(ctx context.Context, k keys.Key, hash []byte) error {
 		if err := checkHashFree(ctx, tx, hash); err != nil {
 			return err
 		}
+		if err := checkRefs(ctx, tx, k.Team, k.User); err != nil {
+			return err
+		}
+		args := append([]any{k.ID, k.Name, k.Hint, string(k.State), hash, expires, created, updated}, pol.args()...)
 		if _, err := tx.ExecContext(ctx, `
-			INSERT INTO virtual_keys (id, name, hint, models, state, hash, expires_at, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			k.ID, k.Name, k.Hint, string(modelsJSON), string(k.State), hash, expires, created, updated); err != nil {
+			INSERT INTO virtual_keys (id, name, hint, state, hash, expires_at, created_at, updated_at,
+				models, routes, ips, tags, limit_rps, limit_rpm, limit_tpm, max_parallel, budget_limit, budget_period,
+				team, user_name, role)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...); err != nil {
 			return err
 		}
 		return bumpKeysVersion(ctx, tx)
@@ -129,6 +240,78 @@ func (db *DB) ListKeys(ctx context.Context) ([]keys.Key, error) {
 		return nil, db.wrap(ctx, what, err)
 	}
 	return ks, nil
+}
+
+// UpdateKey implements keys.Store.
+func (db *DB) UpdateKey(ctx context.Context, k keys.Key, ifUpdatedAt time.Time) error {
+	what := fmt.Sprintf("update key %s", k.ID)
+	if k.Name == "" {
+		return fmt.Errorf("%s: the key has no name", what)
+	}
+	updated, err := encodeTime("updated_at", k.UpdatedAt)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	expected, err := encodeTime("previous updated_at", ifUpdatedAt)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	expires, err := encodeOptionalTime("expires_at", k.ExpiresAt)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	pol, err := encodePolicy(k)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return db.write(ctx, what, func(tx *sql.Tx) error {
+		var (
+			state string
+			cur   int64
+		)
+		err := tx.QueryRowContext(ctx, `SELECT state, updated_at FROM virtual_keys WHERE id = ?`, k.ID).Scan(&state, &cur)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return store.ErrNotFound
+		case err != nil:
+			return err
+		case keys.State(state) == keys.Revoked:
+			return fmt.Errorf("the key is revoked: %w", store.ErrConflict)
+		case cur != expected:
+			return fmt.Errorf("the key changed meanwhile: %w", store.ErrConflict)
+		}
+		if err := checkRefs(ctx, tx, k.Team, k.User); err != nil {
+			return err
+		}
+		args := append(append([]any{k.Name}, pol.args()...), expires, updated, k.ID)
+		if _, err := tx.ExecContext(ctx, `
+			UPDATE virtual_keys SET name = ?,
+				models = ?, routes = ?, ips = ?, tags = ?, limit_rps = ?, limit_rpm = ?, limit_tpm = ?, max_parallel = ?,
+				budget_limit = ?, budget_period = ?, team = ?, user_name = ?, role = ?,
+				expires_at = ?, updated_at = ?
+			WHERE id = ?`, args...); err != nil {
+			return err
+		}
+		return bumpKeysVersion(ctx, tx)
+	})
+}
+
+// checkRefs fails with store.ErrNotFound unless team and user, where not
+// empty, name a team and a user.
+func checkRefs(ctx context.Context, tx *sql.Tx, team, user string) error {
+	for _, ref := range []struct{ kind, table, name string }{{"team", "teams", team}, {"user", "users", user}} {
+		if ref.name == "" {
+			continue
+		}
+		var exists bool
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM `+ref.table+` WHERE name = ?)`, ref.name).Scan(&exists); err != nil {
+			return err
+		}
+		if !exists {
+			return fmt.Errorf("no %s named %s: %w", ref.kind, ref.name, store.ErrNotFound)
+		}
+	}
+	return nil
 }
 
 // SetKeyState implements keys.Store.
@@ -263,20 +446,42 @@ func checkHashFree(ctx context.Context, tx *sql.Tx, hash []byte) error {
 func scanKey(r interface{ Scan(...any) error }, extra ...any) (keys.Key, error) {
 	var (
 		k                             keys.Key
-		models, state                 string
+		state                         string
 		created, updated              int64
 		expires, lastUsed, prevExpiry sql.NullInt64
+		p                             keyPolicy
 	)
-	dest := append([]any{&k.ID, &k.Name, &k.Hint, &models, &state, &expires, &created, &updated, &lastUsed, &prevExpiry}, extra...)
+	dest := []any{&k.ID, &k.Name, &k.Hint, &p.models, &state, &expires, &created, &updated, &lastUsed, &prevExpiry,
+		&p.routes, &p.ips, &p.tags}
+	dest = append(append(append(dest, p.limits.dest()...), &p.team, &p.user, &p.role), extra...)
 	if err := r.Scan(dest...); err != nil {
 		return keys.Key{}, err
 	}
-	if err := json.Unmarshal([]byte(models), &k.Models); err != nil {
-		return keys.Key{}, fmt.Errorf("key %s: the stored model list is damaged: %w", k.ID, err)
+	var err error
+	if k.Models, err = decodeList[string]("model", p.models); err != nil {
+		return keys.Key{}, fmt.Errorf("key %s: %w", k.ID, err)
 	}
-	if len(k.Models) == 0 {
-		k.Models = nil
+	if k.Routes, err = decodeList[string]("route", p.routes); err != nil {
+		return keys.Key{}, fmt.Errorf("key %s: %w", k.ID, err)
 	}
+	if k.Tags, err = decodeList[string]("tag", p.tags); err != nil {
+		return keys.Key{}, fmt.Errorf("key %s: %w", k.ID, err)
+	}
+	ips, err := decodeList[string]("IP", p.ips)
+	if err != nil {
+		return keys.Key{}, fmt.Errorf("key %s: %w", k.ID, err)
+	}
+	for _, s := range ips {
+		pfx, err := netip.ParsePrefix(s)
+		if err != nil {
+			// Fail closed: a key whose allowlist cannot be read is not
+			// served with no allowlist.
+			return keys.Key{}, fmt.Errorf("key %s: the stored IP list is damaged: %w", k.ID, err)
+		}
+		k.IPs = append(k.IPs, pfx)
+	}
+	k.Limits, k.Budget = p.limits.decode()
+	k.Team, k.User, k.Role = p.team.String, p.user.String, p.role
 	k.State = keys.State(state)
 	k.ExpiresAt, k.CreatedAt, k.UpdatedAt = decodeNullTime(expires), decodeTime(created), decodeTime(updated)
 	k.LastUsedAt, k.PreviousValidUntil = decodeNullTime(lastUsed), decodeNullTime(prevExpiry)

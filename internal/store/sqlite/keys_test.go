@@ -2,8 +2,10 @@ package sqlite
 
 import (
 	"errors"
+	"io/fs"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/wardenproject/warden/internal/keys"
@@ -84,5 +86,103 @@ func TestKeyErrorsNameWhatFailed(t *testing.T) {
 	err := db.SetKeyState(t.Context(), "key_missing", keys.Suspended, time.Now())
 	if !errors.Is(err, store.ErrNotFound) || !strings.Contains(err.Error(), "key_missing") {
 		t.Fatalf("SetKeyState of an unknown key = %v; want store.ErrNotFound naming the id", err)
+	}
+}
+
+// TestPolicySchemaRefusesBadRows checks the constraints of migration 0003
+// against writes that bypass the methods.
+func TestPolicySchemaRefusesBadRows(t *testing.T) {
+	db := openTest(t, t.TempDir())
+	ctx := t.Context()
+	if _, err := db.writer.ExecContext(ctx, `INSERT INTO teams (name, created_at, updated_at) VALUES ('ml', 1, 1)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, sql string
+	}{
+		{"routes not an array", `UPDATE virtual_keys SET routes = '"/v1/*"'`},
+		{"ips not JSON", `UPDATE virtual_keys SET ips = '10.0.0.0/8'`},
+		{"tags not an array", `UPDATE virtual_keys SET tags = '{}'`},
+		{"negative rps", `UPDATE virtual_keys SET limit_rps = -1`},
+		{"negative rpm", `UPDATE virtual_keys SET limit_rpm = -1`},
+		{"negative tpm", `UPDATE virtual_keys SET limit_tpm = -1`},
+		{"negative parallel", `UPDATE virtual_keys SET max_parallel = -1`},
+		{"a budget without a period", `UPDATE virtual_keys SET budget_limit = 5`},
+		{"a period without a budget", `UPDATE virtual_keys SET budget_period = 'day'`},
+		{"a zero budget", `UPDATE virtual_keys SET budget_limit = 0, budget_period = 'day'`},
+		{"an unknown period", `UPDATE virtual_keys SET budget_limit = 5, budget_period = 'week'`},
+		{"an unknown role", `UPDATE virtual_keys SET role = 'root'`},
+		{"an empty team", `UPDATE virtual_keys SET team = ''`},
+		{"a budget as text", `UPDATE virtual_keys SET budget_limit = 'five', budget_period = 'day'`},
+		{"a team budget without a period", `UPDATE teams SET budget_limit = 5`},
+		{"a team with negative limits", `UPDATE teams SET limit_rpm = -1`},
+		{"a user in no team that exists", `INSERT INTO users (name, team, created_at, updated_at) VALUES ('a', 'nope', 1, 1)`},
+		{"a user with an unknown role", `INSERT INTO users (name, role, created_at, updated_at) VALUES ('a', 'root', 1, 1)`},
+		{"a user with an empty name", `INSERT INTO users (name, created_at, updated_at) VALUES ('', 1, 1)`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tx, err := db.writer.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback()
+			if _, err := tx.ExecContext(ctx, `INSERT INTO virtual_keys (id, name, hint, state, hash, created_at, updated_at)
+				VALUES ('key_x', 'n', 'h', 'active', x'01', 1, 1)`); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tx.ExecContext(ctx, tc.sql); err == nil {
+				t.Fatal("the row was accepted")
+			}
+		})
+	}
+}
+
+// TestPolicyMigrationKeepsKeys upgrades a database made before 0003: its
+// keys keep working, with no restrictions and the user role.
+func TestPolicyMigrationKeepsKeys(t *testing.T) {
+	old := fstest.MapFS{}
+	for _, name := range []string{"0001_vault.sql", "0002_keys.sql"} {
+		b, err := fs.ReadFile(migrationFiles, "migrations/"+name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		old[name] = &fstest.MapFile{Data: b}
+	}
+	dir := t.TempDir()
+	ctx := t.Context()
+	before, err := open(ctx, dir, migrationSource{dir: ".", fsys: old})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := before.writer.ExecContext(ctx, `INSERT INTO virtual_keys (id, name, hint, models, state, hash, created_at, updated_at)
+		VALUES ('key_0123456789abcdef', 'app', 'wdn_…abcd', '["gpt-4o"]', 'active', x'0102', 1000, 1000)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := before.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	db := openTest(t, dir)
+	k, previous, err := db.KeyByHash(ctx, []byte{1, 2})
+	if err != nil || previous {
+		t.Fatalf("KeyByHash after the upgrade = %v, %v", previous, err)
+	}
+	if k.Name != "app" || len(k.Models) != 1 || k.Role != keys.RoleUser || k.Routes != nil || k.IPs != nil || k.Tags != nil ||
+		!k.Limits.IsZero() || !k.Budget.IsZero() || k.Team != "" || k.User != "" {
+		t.Fatalf("a key from before the upgrade reads as %+v", k)
+	}
+}
+
+// TestDamagedIPListFailsClosed: a key whose allowlist cannot be read is
+// not served as one without an allowlist.
+func TestDamagedIPListFailsClosed(t *testing.T) {
+	db := openTest(t, t.TempDir())
+	ctx := t.Context()
+	if _, err := db.writer.ExecContext(ctx, `INSERT INTO virtual_keys (id, name, hint, state, hash, ips, created_at, updated_at)
+		VALUES ('key_x', 'n', 'h', 'active', x'01', '["10.0.0.0/99"]', 1, 1)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := db.KeyByHash(ctx, []byte{1}); err == nil || errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("KeyByHash of a key with a damaged IP list = %v, want an error", err)
 	}
 }
