@@ -88,6 +88,11 @@ func startStack(t *testing.T) *stack { return startStackWith(t, "") }
 // startStackWith starts the stack with extra provider lines (YAML, indented
 // two spaces) in the configuration.
 func startStackWith(t *testing.T, extraProviders string) *stack {
+	return startStackConfig(t, extraProviders, "")
+}
+
+// startStackConfig is startStackWith with extra top-level configuration.
+func startStackConfig(t *testing.T, extraProviders, extraTop string) *stack {
 	t.Helper()
 	s := &stack{t: t, openaiKey: canary(t, "sk-proj-"), anthropicKey: canary(t, "sk-ant-api03-"), dataDir: filepath.Join(t.TempDir(), "data"), logs: &syncBuffer{}}
 	s.openaiFake = providertest.NewControlled(providertest.Options{Key: s.openaiKey})
@@ -112,7 +117,8 @@ routing:
   backoff_max: 5ms
 keys:
   poll_interval: 100ms
-`, s.openaiFake.URL, s.anthropic.URL, extraProviders)
+%s
+`, s.openaiFake.URL, s.anthropic.URL, extraProviders, extraTop)
 	cfgPath := filepath.Join(t.TempDir(), "warden.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -413,3 +413,61 @@ func TestCachedDirectory(t *testing.T) {
 		t.Errorf("not found: %v after %d lookups, want it cached after 5", err, inner.calls)
 	}
 }
+
+// TestAdmitSharedBudgets checks that a user's and a team's budgets are
+// shared by all their keys, and that the refusal names the budget.
+func TestAdmitSharedBudgets(t *testing.T) {
+	price, _ := meter.DefaultTable().Lookup("gpt-4o-mini")
+	est := meter.Estimate(provider.OpChat, []byte(miniChat), price)
+	for _, tc := range []struct {
+		name, label string
+		setup       func(r *rig) (k1, k2 string)
+	}{
+		{"team", `team "ml"`, func(r *rig) (string, string) {
+			if _, err := r.keys.CreateTeam(context.Background(), keys.Team{Name: "ml", Budget: meter.Budget{Limit: 2 * est.MaxCost, Period: meter.Month}}); err != nil {
+				t.Fatal(err)
+			}
+			_, a := r.keyWith(keys.Spec{Team: "ml"})
+			_, b := r.keyWith(keys.Spec{Team: "ml"})
+			return a, b
+		}},
+		{"user", `user "ada"`, func(r *rig) (string, string) {
+			if _, err := r.keys.CreateUser(context.Background(), keys.User{Name: "ada", Budget: meter.Budget{Limit: 2 * est.MaxCost, Period: meter.Day}}); err != nil {
+				t.Fatal(err)
+			}
+			_, a := r.keyWith(keys.Spec{User: "ada"})
+			_, b := r.keyWith(keys.Spec{User: "ada"})
+			return a, b
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, rigOptions{})
+			k1, k2 := tc.setup(r)
+			refused := false
+			for i := range 20 {
+				key := k1
+				if i%2 == 1 {
+					key = k2
+				}
+				rep := r.do("POST", "/v1/chat/completions", key, miniChat)
+				if rep.status == http.StatusTooManyRequests {
+					code, msg := decodeError(t, rep.body)
+					if code != "budget_exceeded" || !strings.Contains(msg, tc.label) {
+						t.Errorf("refusal %q %q, want budget_exceeded naming %s", code, msg, tc.label)
+					}
+					if i < 2 {
+						t.Errorf("refused after %d calls; the budget holds at least two estimates", i)
+					}
+					refused = true
+					break
+				}
+				if rep.status != http.StatusOK {
+					t.Fatalf("%d %s", rep.status, rep.body)
+				}
+			}
+			if !refused {
+				t.Error("twenty calls from two keys passed a budget of two estimates")
+			}
+		})
+	}
+}
