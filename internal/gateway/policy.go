@@ -193,7 +193,12 @@ func (g *Gateway) admit(next Handler) Handler {
 		}
 
 		price, priced := g.price(sc.Model)
-		est := meter.Estimate(sc.Op, sc.Body, price)
+		var est meter.CallEstimate
+		if sc.BodyIsJSON {
+			est = meter.EstimateJSON(sc.Op, sc.Body, price)
+		} else {
+			est = meter.Estimate(sc.Op, sc.Body, price)
+		}
 		budgets := make([]meter.AccountBudget, 0, len(accts))
 		for _, a := range accts {
 			if !a.budget.IsZero() {

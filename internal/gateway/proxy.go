@@ -65,6 +65,7 @@ func (g *Gateway) parseModelRequest(next Handler) Handler {
 				return &apperr.Error{Code: apperr.Invalid, Param: "model", Message: "you must provide a model parameter"}
 			}
 			sc.Model = *req.Model
+			sc.BodyIsJSON = true
 			if req.Stream != nil {
 				var s bool
 				if err := json.Unmarshal(*req.Stream, &s); err != nil {
@@ -141,7 +142,7 @@ func (g *Gateway) proxyModel(w http.ResponseWriter, r *http.Request) error {
 			Method:       r.Method,
 			Header:       r.Header,
 			Body:         sc.Body,
-			BodyIsJSON:   sc.Op != provider.OpTranscriptions, // parseModelRequest decoded it
+			BodyIsJSON:   sc.BodyIsJSON,
 			Model:        d.Model,
 			Stream:       sc.Stream,
 			IncludeUsage: includeUsage,

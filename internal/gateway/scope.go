@@ -37,6 +37,8 @@ type Scope struct {
 
 	// Body is the request body, read once by the parse stage.
 	Body []byte
+	// BodyIsJSON says the parse stage decoded Body as a JSON object.
+	BodyIsJSON bool
 	// Model is the public model name the caller asked for; ServedModel the
 	// one that answered (differs after a fallback).
 	Model       string

@@ -206,6 +206,11 @@ func FuzzEstimate(f *testing.F) {
 		p := Price{InputPerMTok: maxPerMTok, CacheWritePerMTok: maxPerMTok, OutputPerMTok: maxPerMTok,
 			PerImage: maxPerImage, PerAudioSecond: maxPerAudioSecond, PerMChar: maxPerMChar}
 		e := Estimate(op, body, p)
+		if json.Valid(body) {
+			if ej := EstimateJSON(op, body, p); ej != e {
+				t.Fatalf("EstimateJSON %+v differs from Estimate %+v on valid JSON", ej, e)
+			}
+		}
 		if e.InputTokens < 0 || e.MaxOutputTokens < 0 || e.MaxCost < 0 {
 			t.Fatalf("negative estimate %+v", e)
 		}
