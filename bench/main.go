@@ -31,6 +31,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"time"
 )
 
@@ -56,8 +57,22 @@ func cmd(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&s.UpstreamLatency, "upstream-latency", 0, "the fake provider's wait before answering")
 	fs.BoolVar(&s.AccessLog, "accesslog", true, "put Warden's access log (JSON, info level, formatted but discarded) in front, as warden serve does")
 	fs.IntVar(&s.MaxInflight, "max-inflight", 4096, "open-loop bound on outstanding requests")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "bench: %v\n", err)
+			return 2
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(stderr, "bench: %v\n", err)
+			return 2
+		}
+		defer pprof.StopCPUProfile()
 	}
 	switch *mode {
 	case "all":
