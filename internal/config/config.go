@@ -67,6 +67,86 @@ type Config struct {
 	// are US dollars per million tokens. Never nil after Default, Load or
 	// Parse.
 	Pricing map[string]Price `yaml:"pricing"`
+	// Guardrails decide what happens to personal data, secrets and prompt
+	// injection in requests and answers.
+	Guardrails Guardrails `yaml:"guardrails"`
+}
+
+// Guard actions, from least to most intrusive.
+var guardActions = []string{"allow", "flag", "mask", "redact", "pseudonymize", "block"}
+
+// Guardrails configures the input and output guards. The top level is the
+// default; Models, Teams and Keys override it for calls to a model, from
+// a team or with a key (a key's override beats its team's, which beats
+// the model's).
+type Guardrails struct {
+	// PII, Secrets, Injection and Output are the defaults; see
+	// GuardPolicy.
+	PII       GuardClass     `yaml:"pii"`
+	Secrets   GuardClass     `yaml:"secrets"`
+	Injection GuardInjection `yaml:"injection"`
+	Output    GuardOutput    `yaml:"output"`
+	// Validation bounds requests before anything else looks at them.
+	Validation Validation `yaml:"validation"`
+	// Models, Teams and Keys hold overrides by model name, team name and
+	// key id. Never nil after Default, Load or Parse.
+	Models map[string]GuardPolicy `yaml:"models"`
+	Teams  map[string]GuardPolicy `yaml:"teams"`
+	Keys   map[string]GuardPolicy `yaml:"keys"`
+}
+
+// Defaults returns the top-level policy.
+func (g Guardrails) Defaults() GuardPolicy {
+	return GuardPolicy{PII: g.PII, Secrets: g.Secrets, Injection: g.Injection, Output: g.Output}
+}
+
+// GuardPolicy says what to do with each class of finding. Empty fields
+// keep the value of the level above.
+type GuardPolicy struct {
+	// PII is personal data in prompts: email, phone, us_ssn, credit_card,
+	// iban, ipv4, ipv6, date_of_birth. Default flag (record only).
+	PII GuardClass `yaml:"pii"`
+	// Secrets are keys and credentials in prompts. Default block.
+	Secrets GuardClass `yaml:"secrets"`
+	// Injection is the prompt-injection score. Default flag at 0.8.
+	Injection GuardInjection `yaml:"injection"`
+	// Output is what to do with findings in answers. Default: secrets
+	// redacted, personal data allowed.
+	Output GuardOutput `yaml:"output"`
+}
+
+// GuardClass is the action for one class of finding, with exceptions by
+// type (e.g. types: {email: allow}).
+type GuardClass struct {
+	// Action is allow, flag, mask, redact, pseudonymize or block.
+	Action string            `yaml:"action"`
+	Types  map[string]string `yaml:"types"`
+}
+
+// GuardInjection is the prompt-injection check.
+type GuardInjection struct {
+	// Action is allow, flag or block.
+	Action string `yaml:"action"`
+	// Threshold is the score, 0 to 1, from which a prompt counts as an
+	// injection. Default 0.8.
+	Threshold float64 `yaml:"threshold"`
+}
+
+// GuardOutput is the action per class on answers. Pseudonyms placed in
+// the prompt are always restored in the answer.
+type GuardOutput struct {
+	PII     GuardClass `yaml:"pii"`
+	Secrets GuardClass `yaml:"secrets"`
+}
+
+// Validation bounds requests. Zero means no bound.
+type Validation struct {
+	// MaxMessages bounds the messages of a chat or messages request.
+	MaxMessages int `yaml:"max_messages"`
+	// MaxChars bounds the characters of all prompt text together.
+	MaxChars int `yaml:"max_chars"`
+	// MaxTokens bounds max_tokens and its variants.
+	MaxTokens int `yaml:"max_tokens"`
 }
 
 // Auth configures authentication of people (virtual keys need none).
@@ -405,6 +485,15 @@ func Default() *Config {
 		}},
 		Budgets: Budgets{ReservationTTL: 15 * time.Minute},
 		Pricing: map[string]Price{},
+		Guardrails: Guardrails{
+			PII:       GuardClass{Action: "flag"},
+			Secrets:   GuardClass{Action: "block"},
+			Injection: GuardInjection{Action: "flag", Threshold: 0.8},
+			Output:    GuardOutput{PII: GuardClass{Action: "allow"}, Secrets: GuardClass{Action: "redact"}},
+			Models:    map[string]GuardPolicy{},
+			Teams:     map[string]GuardPolicy{},
+			Keys:      map[string]GuardPolicy{},
+		},
 	}
 }
 

@@ -163,6 +163,16 @@ func TestFullFile(t *testing.T) {
 			"gpt-4o":        {InputCostPerMTok: "2.25", OutputCostPerMTok: "9", CachedInputCostPerMTok: "1.125"},
 			"claude-sonnet": {InputCostPerMTok: "3", OutputCostPerMTok: "15", CacheWriteCostPerMTok: "3.75"},
 		},
+		Guardrails: Guardrails{
+			PII:        GuardClass{Action: "redact", Types: map[string]string{"ipv4": "allow", "email": "pseudonymize"}},
+			Secrets:    GuardClass{Action: "block"},
+			Injection:  GuardInjection{Action: "block", Threshold: 0.85},
+			Output:     GuardOutput{PII: GuardClass{Action: "mask"}, Secrets: GuardClass{Action: "redact"}},
+			Validation: Validation{MaxMessages: 500, MaxChars: 400000, MaxTokens: 16384},
+			Models:     map[string]GuardPolicy{"claude-sonnet": {PII: GuardClass{Action: "block"}}},
+			Teams:      map[string]GuardPolicy{"research": {Injection: GuardInjection{Action: "flag"}, Output: GuardOutput{PII: GuardClass{Action: "allow"}}}},
+			Keys:       map[string]GuardPolicy{"key_0123456789abcdef": {Secrets: GuardClass{Action: "redact"}}},
+		},
 	}
 	if !reflect.DeepEqual(cfg, wantCfg) {
 		t.Errorf("got\n%+v\nwant\n%+v", cfg, wantCfg)
@@ -188,8 +198,8 @@ func TestEveryEnvSettingIsDocumented(t *testing.T) {
 			t.Errorf("%s (%s) is not shown in testdata/full.yaml", name, s.path)
 		}
 	}
-	if len(EnvNames()) != 37 {
-		t.Errorf("got %d env settings, want 37: %v", len(EnvNames()), EnvNames())
+	if len(EnvNames()) != 46 {
+		t.Errorf("got %d env settings, want 46: %v", len(EnvNames()), EnvNames())
 	}
 }
 
@@ -464,7 +474,7 @@ models:
 `
 	_, err := Parse("w.yaml", []byte(yaml), nil)
 	checkProblems(t, err, []want{
-		{"w.yaml:2:1", "serverr", "unknown key (did you mean server?); allowed here: auth, budgets, data_dir, keys, limits, log, models, pricing, providers, routing, server"},
+		{"w.yaml:2:1", "serverr", "unknown key (did you mean server?); allowed here: auth, budgets, data_dir, guardrails, keys, limits, log, models, pricing, providers, routing, server"},
 		{"w.yaml:5:3", "server.adr", "unknown key (did you mean addr?)"},
 		{"w.yaml:7:5", "server.tls.certfile", "unknown key (did you mean cert_file?); allowed here: cert_file, key_file, min_version, self_signed"},
 		{"w.yaml:10:3", "log.colour", "unknown key; allowed here: format, level"},

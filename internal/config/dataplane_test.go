@@ -192,6 +192,19 @@ models:
 			{"w.yaml:2:59", "pricing.gpt-4o.output_cost_per_mtok", "must be a price in US dollars per million tokens"},
 		}},
 		{"pricing ok", "pricing:\n  my-model: {input_cost_per_mtok: 0.15, output_cost_per_mtok: 0.6}\n", nil, nil},
+		{"guardrails", "guardrails:\n  pii: {action: shred, types: {email: nope}}\n  injection: {action: redact, threshold: 1.5}\n  output: {secrets: {action: pseudonymize}}\n  validation: {max_messages: -1}\n  teams:\n    ml: {secrets: {action: maybe}}\n", nil, []want{
+			{"w.yaml:2:17", "guardrails.pii.action", "must be one of allow, flag, mask, redact, pseudonymize, block"},
+			{"w.yaml:2:39", "guardrails.pii.types.email", "must be one of"},
+			{"w.yaml:3:23", "guardrails.injection.action", "must be allow, flag or block"},
+			{"w.yaml:3:42", "guardrails.injection.threshold", "must be a score from 0 to 1"},
+			{"w.yaml:4:30", "guardrails.output.secrets.action", "pseudonymize applies to prompts"},
+			{"w.yaml:5:30", "guardrails.validation.max_messages", "must be 0 (no bound) or positive"},
+			{"w.yaml:7:28", "guardrails.teams.ml.secrets.action", "must be one of"},
+		}},
+		{"guardrails threshold not a number", "guardrails:\n  injection: {threshold: high}\n", nil, []want{
+			{"w.yaml:2:26", "guardrails.injection.threshold", "must be a number such as 0.8"},
+		}},
+		{"guardrails ok", "guardrails:\n  pii: {action: pseudonymize, types: {ipv4: allow}}\n  injection: {action: block, threshold: 0.9}\n  models:\n    gpt-4o: {secrets: {action: redact}}\n", nil, nil},
 		{"routing and keys from env", "", []string{"WARDEN_ROUTING_MAX_RETRIES=20", "WARDEN_ROUTING_BACKOFF_MAX=1ms", "WARDEN_KEYS_POLL_INTERVAL=1m"}, []want{
 			{"WARDEN_ROUTING_MAX_RETRIES", "routing.max_retries", "must be from 0 (no retries) to 10"},
 			{"WARDEN_ROUTING_BACKOFF_MAX", "routing.backoff_max", "must be at least backoff_base"},

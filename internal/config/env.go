@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"math"
 	"reflect"
 	"sort"
 	"strconv"
@@ -142,6 +143,13 @@ func (d *decoder) setEnv(s envSetting, val string, v reflect.Value) {
 		default:
 			fail("must be " + intForm(s.path))
 		}
+	case v.Kind() == reflect.Float64:
+		f, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			fail("must be a number such as 0.8")
+			return
+		}
+		v.SetFloat(f)
 	case v.Kind() == reflect.Slice:
 		var list []string
 		for _, item := range strings.Split(val, ",") {

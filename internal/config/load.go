@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"reflect"
 	"regexp"
@@ -328,6 +329,15 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		d.add(n, path, "must be "+intForm(path)+" (without quotes), not "+describe(r))
+	case v.Kind() == reflect.Float64:
+		if r.Kind == yaml.ScalarNode && (r.ShortTag() == "!!float" || r.ShortTag() == "!!int") {
+			f, err := strconv.ParseFloat(strings.ReplaceAll(r.Value, "_", ""), 64)
+			if err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
+				v.SetFloat(f)
+				return
+			}
+		}
+		d.add(n, path, "must be a number such as 0.8 (without quotes), not "+describe(r))
 	default:
 		// Every field type in Config is handled above; this guards against
 		// a new field type being added without teaching the decoder.

@@ -109,6 +109,60 @@ func (v *validator) config(c *Config) {
 	for _, name := range sortedKeys(c.Pricing) {
 		v.price(name, c.Pricing[name])
 	}
+	v.guardrails(&c.Guardrails)
+}
+
+// guardrails checks every guard policy: the defaults and each override.
+func (v *validator) guardrails(g *Guardrails) {
+	v.guardPolicy("guardrails", g.Defaults(), true)
+	for _, set := range []struct {
+		name string
+		m    map[string]GuardPolicy
+	}{{"models", g.Models}, {"teams", g.Teams}, {"keys", g.Keys}} {
+		for _, name := range sortedKeys(set.m) {
+			v.guardPolicy("guardrails."+set.name+"."+name, set.m[name], false)
+		}
+	}
+	val := g.Validation
+	for field, n := range map[string]int{"max_messages": val.MaxMessages, "max_chars": val.MaxChars, "max_tokens": val.MaxTokens} {
+		if n < 0 {
+			v.add("guardrails.validation."+field, "must be 0 (no bound) or positive")
+		}
+	}
+}
+
+func (v *validator) guardPolicy(path string, p GuardPolicy, top bool) {
+	v.guardClass(path+".pii", p.PII, top)
+	v.guardClass(path+".secrets", p.Secrets, top)
+	v.guardClass(path+".output.pii", p.Output.PII, top)
+	v.guardClass(path+".output.secrets", p.Output.Secrets, top)
+	for _, c := range []struct {
+		field string
+		a     string
+	}{{"output.pii", p.Output.PII.Action}, {"output.secrets", p.Output.Secrets.Action}} {
+		if c.a == "pseudonymize" {
+			v.add(path+"."+c.field+".action", "pseudonymize applies to prompts; on answers use allow, flag, mask, redact or block")
+		}
+	}
+	switch a := p.Injection.Action; {
+	case a == "" && !top:
+	case a != "allow" && a != "flag" && a != "block":
+		v.add(path+".injection.action", "must be allow, flag or block")
+	}
+	if t := p.Injection.Threshold; t < 0 || t > 1 || (top && t == 0) {
+		v.add(path+".injection.threshold", "must be a score from 0 to 1 (exclusive of 0); the default is 0.8")
+	}
+}
+
+func (v *validator) guardClass(path string, c GuardClass, top bool) {
+	if !(c.Action == "" && !top) && !slices.Contains(guardActions, c.Action) {
+		v.add(path+".action", "must be one of "+strings.Join(guardActions, ", "))
+	}
+	for _, t := range sortedKeys(c.Types) {
+		if !slices.Contains(guardActions, c.Types[t]) {
+			v.add(path+".types."+t, "must be one of "+strings.Join(guardActions, ", "))
+		}
+	}
 }
 
 // sortedKeys returns m's keys in order, so problems come out in a stable
