@@ -39,6 +39,12 @@ type dataPlane struct {
 	keys    *keys.Manager
 	// usage writes usage records in batches; Close flushes them.
 	usage *meter.Recorder
+	// auth, router and authThrottle are shared with the admin API, so
+	// that a caller authenticates the same way on both planes, failures
+	// count together, and breaker states are the gateway's own.
+	auth         auth.Authenticator
+	router       *route.Router
+	authThrottle *limit.AuthThrottle
 }
 
 // buildDataPlane wires providers, models, keys and the gateway from cfg.
@@ -165,7 +171,8 @@ func (a *app) buildDataPlane(ctx context.Context, cfg *config.Config, s *session
 		_ = usage.Close(context.Background())
 		return nil, err
 	}
-	return &dataPlane{gateway: gw, keys: km, usage: usage}, nil
+	return &dataPlane{gateway: gw, keys: km, usage: usage,
+		auth: auth.Chain(openaiAuth...), router: router, authThrottle: policy.AuthThrottle}, nil
 }
 
 // directoryTTL bounds how long a running server uses a team's or user's

@@ -6,15 +6,20 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/wardenproject/warden/internal/admin"
 	"github.com/wardenproject/warden/internal/config"
 	"github.com/wardenproject/warden/internal/gateway"
+	"github.com/wardenproject/warden/internal/route"
 )
 
 func (a *app) serveCmd() *cobra.Command {
@@ -114,7 +119,21 @@ func (a *app) serve(ctx context.Context, cfg *config.Config) error {
 		{Name: "store", Func: s.db.Ping},
 		{Name: "vault", Func: s.vault.Check},
 	}, log)
-	root := routes(health, dp.gateway)
+	adminAPI, err := admin.New(admin.Options{
+		Auth:           dp.auth,
+		AuthThrottle:   dp.authThrottle,
+		Keys:           dp.keys,
+		Teams:          dp.keys,
+		Users:          dp.keys,
+		Usage:          s.db,
+		Providers:      providerInfo(cfg, dp.router),
+		TrustedProxies: cfg.Server.TrustedPrefixes(),
+		Logger:         log,
+	})
+	if err != nil {
+		return err
+	}
+	root := routes(health, adminAPI, dp.gateway)
 
 	minTLS := uint16(tls.VersionTLS12)
 	if cfg.Server.TLS.MinVersion == "1.3" {
@@ -143,16 +162,71 @@ func logLevel(s string) slog.Level {
 	return l
 }
 
-// routes sends the probes to health and every other request to gw, with
-// its path as sent. An http.ServeMux in front would answer paths with ".",
-// ".." or "//" segments with a redirect to the cleaned path, which can be
-// another route; the gateway refuses them itself.
-func routes(health, gw http.Handler) http.Handler {
+// routes sends the probes to health, paths under /admin/ to the admin
+// API, and every other request to gw, with its path as sent. An
+// http.ServeMux in front would answer paths with ".", ".." or "//"
+// segments with a redirect to the cleaned path, which can be another
+// route; the gateway and the admin API refuse them themselves.
+func routes(health, adminAPI, gw http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+		switch p := r.URL.Path; {
+		case p == "/healthz" || p == "/readyz":
 			health.ServeHTTP(w, r)
-			return
+		case p == "/admin" || strings.HasPrefix(p, "/admin/"):
+			adminAPI.ServeHTTP(w, r)
+		default:
+			gw.ServeHTTP(w, r)
 		}
-		gw.ServeHTTP(w, r)
 	})
+}
+
+// providerInfo describes the configured providers to the admin API: name,
+// type, host and number of keys from cfg, models and deployments from the
+// router, and breaker states read afresh on each call. Nothing that could
+// be a credential is copied: not the key references, not the headers, not
+// the base URL beyond its host.
+func providerInfo(cfg *config.Config, router *route.Router) func() []admin.ProviderInfo {
+	infos := make([]admin.ProviderInfo, 0, len(cfg.Providers))
+	for _, name := range sortedNames(cfg.Providers) {
+		p := cfg.Providers[name]
+		base := p.BaseURL
+		if base == "" {
+			base = defaultBaseURLs[p.Type]
+		}
+		host := ""
+		if u, err := url.Parse(base); err == nil {
+			host = u.Host
+		}
+		n := len(p.APIKeys)
+		if p.APIKey != "" {
+			n = 1
+		}
+		info := admin.ProviderInfo{Name: name, Type: p.Type, Host: host, Keys: n}
+		for _, model := range router.Models() {
+			for _, d := range router.Deployments(model) {
+				if d.Provider != name {
+					continue
+				}
+				if !slices.Contains(info.Models, model) {
+					info.Models = append(info.Models, model)
+				}
+				if !slices.ContainsFunc(info.Deployments, func(x admin.DeploymentInfo) bool { return x.ID == d.ID }) {
+					info.Deployments = append(info.Deployments, admin.DeploymentInfo{ID: d.ID, Model: d.Model})
+				}
+			}
+		}
+		infos = append(infos, info)
+	}
+	return func() []admin.ProviderInfo {
+		out := make([]admin.ProviderInfo, len(infos))
+		for i, p := range infos {
+			p.Models = slices.Clone(p.Models)
+			p.Deployments = slices.Clone(p.Deployments)
+			for j := range p.Deployments {
+				p.Deployments[j].Breaker = router.BreakerState(p.Deployments[j].ID)
+			}
+			out[i] = p
+		}
+		return out
+	}
 }

@@ -7,7 +7,8 @@ import (
 )
 
 // TestRoutesKeepUncleanPaths checks that paths with dot or empty segments
-// reach the gateway as sent instead of being redirected to another route.
+// reach the gateway or the admin API as sent instead of being redirected
+// to another route, and that only paths under /admin/ reach the admin API.
 func TestRoutesKeepUncleanPaths(t *testing.T) {
 	mark := func(name string) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -15,7 +16,7 @@ func TestRoutesKeepUncleanPaths(t *testing.T) {
 			w.Header().Set("X-Path", r.URL.Path)
 		})
 	}
-	h := routes(mark("health"), mark("gateway"))
+	h := routes(mark("health"), mark("admin"), mark("gateway"))
 	tests := []struct {
 		method, target, handler, path string
 	}{
@@ -27,6 +28,11 @@ func TestRoutesKeepUncleanPaths(t *testing.T) {
 		{"GET", "/proxy/iris//predict", "gateway", "/proxy/iris//predict"},
 		{"GET", "/proxy/iris/./predict", "gateway", "/proxy/iris/./predict"},
 		{"GET", "/healthz/../v1/models", "gateway", "/healthz/../v1/models"},
+		{"GET", "/admin/v1/keys", "admin", "/admin/v1/keys"},
+		{"GET", "/admin", "admin", "/admin"},
+		{"GET", "/admin/../v1/models", "admin", "/admin/../v1/models"},
+		{"GET", "/v1/../admin/v1/keys", "gateway", "/v1/../admin/v1/keys"},
+		{"GET", "/administrator", "gateway", "/administrator"},
 	}
 	for _, tt := range tests {
 		rec := httptest.NewRecorder()
