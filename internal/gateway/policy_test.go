@@ -471,3 +471,21 @@ func TestAdmitSharedBudgets(t *testing.T) {
 		})
 	}
 }
+
+func TestAdmitRequestsPerSecond(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	_, key := r.keyWith(keys.Spec{Limits: keys.Limits{RPS: 1}})
+	if rep := r.do("POST", "/v1/chat/completions", key, miniChat); rep.status != http.StatusOK {
+		t.Fatalf("first call: %d %s", rep.status, rep.body)
+	}
+	rep := r.do("POST", "/v1/chat/completions", key, miniChat)
+	if rep.status != http.StatusTooManyRequests {
+		t.Fatalf("second call within the second: %d %s", rep.status, rep.body)
+	}
+	if _, msg := decodeError(t, rep.body); !strings.Contains(msg, "requests per second") {
+		t.Errorf("message %q", msg)
+	}
+	if rep.header.Get("Retry-After") != "1" {
+		t.Errorf("Retry-After %q, want 1", rep.header.Get("Retry-After"))
+	}
+}
