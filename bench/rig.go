@@ -18,7 +18,10 @@ import (
 
 	"github.com/wardenproject/warden/internal/auth"
 	"github.com/wardenproject/warden/internal/config"
+	"github.com/wardenproject/warden/internal/detect"
 	"github.com/wardenproject/warden/internal/gateway"
+	"github.com/wardenproject/warden/internal/guard"
+	"github.com/wardenproject/warden/internal/guard/injection"
 	"github.com/wardenproject/warden/internal/keys"
 	"github.com/wardenproject/warden/internal/limit"
 	"github.com/wardenproject/warden/internal/meter"
@@ -319,7 +322,22 @@ func (r *rig) startWarden(ctx context.Context, fakeURL string, o rigOptions) (st
 		return "", err
 	}
 	r.closers = append(r.closers, func() error { return usage.Close(context.Background()) })
+	// The guardrails of a default configuration: detectors on prompts and
+	// answers, the heuristic injection scorer.
+	scorer := injection.NewHeuristic(injection.Options{})
+	g, err := guard.New(guard.Options{
+		PII:     detect.NewPII(detect.PIIOptions{}),
+		Secrets: detect.NewSecrets(detect.SecretsOptions{}),
+		Injection: guard.ScorerFunc(func(ctx context.Context, text string) (float64, error) {
+			r, err := scorer.Score(ctx, text)
+			return r.Score, err
+		}),
+	})
+	if err != nil {
+		return "", err
+	}
 	gw, err := gateway.New(gateway.Options{
+		Guardrails:    &gateway.Guardrails{Guard: g, Policy: func(string, string, string) guard.Policy { return guard.Default() }},
 		Auth:          auth.Chain(auth.VirtualKeys{Keys: km, Logger: logger}),
 		AnthropicAuth: auth.Chain(auth.VirtualKeys{Keys: km, AllowXAPIKey: true, Logger: logger}),
 		Router:        router,

@@ -28,6 +28,11 @@ const (
 	Unavailable     Code = "service_unavailable" // 503
 	UpstreamTimeout Code = "upstream_timeout"    // 504
 	Internal        Code = "internal_error"      // 500
+	// ContentBlocked refuses a prompt (or answer) that holds something a
+	// guardrail policy blocks, such as a secret.
+	ContentBlocked Code = "content_blocked" // 400
+	// PromptInjection refuses a prompt that scored as a likely injection.
+	PromptInjection Code = "prompt_injection" // 400
 )
 
 var statusByCode = map[Code]int{
@@ -42,6 +47,8 @@ var statusByCode = map[Code]int{
 	Unavailable:     http.StatusServiceUnavailable,
 	UpstreamTimeout: http.StatusGatewayTimeout,
 	Internal:        http.StatusInternalServerError,
+	ContentBlocked:  http.StatusBadRequest,
+	PromptInjection: http.StatusBadRequest,
 }
 
 // Status returns the HTTP status for a code; unknown codes are 500.

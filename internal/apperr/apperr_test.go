@@ -12,7 +12,8 @@ func TestStatusTable(t *testing.T) {
 	for code, want := range map[Code]int{
 		Invalid: 400, Unauthenticated: 401, Forbidden: 403, NotFound: 404, TooLarge: 413,
 		RateLimited: 429, BudgetExceeded: 429, Upstream: 502, Unavailable: 503,
-		UpstreamTimeout: 504, Internal: 500, Code("made_up"): 500,
+		UpstreamTimeout: 504, Internal: 500, ContentBlocked: 400, PromptInjection: 400,
+		Code("made_up"): 500,
 	} {
 		if got := code.Status(); got != want {
 			t.Errorf("%s.Status() = %d, want %d", code, got, want)

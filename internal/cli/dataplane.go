@@ -14,7 +14,10 @@ import (
 
 	"github.com/wardenproject/warden/internal/auth"
 	"github.com/wardenproject/warden/internal/config"
+	"github.com/wardenproject/warden/internal/detect"
 	"github.com/wardenproject/warden/internal/gateway"
+	"github.com/wardenproject/warden/internal/guard"
+	"github.com/wardenproject/warden/internal/guard/injection"
 	"github.com/wardenproject/warden/internal/keys"
 	"github.com/wardenproject/warden/internal/limit"
 	"github.com/wardenproject/warden/internal/meter"
@@ -156,10 +159,16 @@ func (a *app) buildDataPlane(ctx context.Context, cfg *config.Config, s *session
 	if err != nil {
 		return nil, err
 	}
+	guardrails, err := buildGuardrails(cfg.Guardrails)
+	if err != nil {
+		_ = usage.Close(context.Background())
+		return nil, err
+	}
 	gw, err := gateway.New(gateway.Options{
 		Auth:           auth.Chain(openaiAuth...),
 		AnthropicAuth:  auth.Chain(anthropicAuth...),
 		Policy:         policy,
+		Guardrails:     guardrails,
 		Router:         router,
 		Upstreams:      upstreams,
 		PublicRoutes:   public,
@@ -289,4 +298,88 @@ func sortedNames[V any](m map[string]V) []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// buildGuardrails wires the detectors and the injection scorer into a
+// guard, and turns the configured policies into a lookup by model, team
+// and key. Every policy is merged and checked here, at start.
+func buildGuardrails(c config.Guardrails) (*gateway.Guardrails, error) {
+	h := injection.NewHeuristic(injection.Options{})
+	g, err := guard.New(guard.Options{
+		PII:     detect.NewPII(detect.PIIOptions{}),
+		Secrets: detect.NewSecrets(detect.SecretsOptions{}),
+		Injection: guard.ScorerFunc(func(ctx context.Context, text string) (float64, error) {
+			r, err := h.Score(ctx, text)
+			return r.Score, err
+		}),
+	})
+	if err != nil {
+		return nil, err
+	}
+	base := guardPolicy(c.Defaults())
+	if err := base.Check(); err != nil {
+		return nil, fmt.Errorf("guardrails: %w", err)
+	}
+	overrides := func(section string, m map[string]config.GuardPolicy) (map[string]guard.Policy, error) {
+		out := make(map[string]guard.Policy, len(m))
+		for name, p := range m {
+			gp := guardPolicy(p)
+			if err := base.Merge(gp).Check(); err != nil {
+				return nil, fmt.Errorf("guardrails.%s.%s: %w", section, name, err)
+			}
+			out[name] = gp
+		}
+		return out, nil
+	}
+	models, err := overrides("models", c.Models)
+	if err != nil {
+		return nil, err
+	}
+	teams, err := overrides("teams", c.Teams)
+	if err != nil {
+		return nil, err
+	}
+	keyPolicies, err := overrides("keys", c.Keys)
+	if err != nil {
+		return nil, err
+	}
+	return &gateway.Guardrails{
+		Guard: g,
+		// A key's override beats its team's, which beats the model's.
+		Policy: func(model, team, keyID string) guard.Policy {
+			p := base
+			if o, ok := models[model]; ok {
+				p = p.Merge(o)
+			}
+			if o, ok := teams[team]; ok && team != "" {
+				p = p.Merge(o)
+			}
+			if o, ok := keyPolicies[keyID]; ok && keyID != "" {
+				p = p.Merge(o)
+			}
+			return p
+		},
+		Validation: guard.ValidationLimits{MaxMessages: c.Validation.MaxMessages, MaxChars: c.Validation.MaxChars, MaxTokens: c.Validation.MaxTokens},
+	}, nil
+}
+
+// guardPolicy converts a configured policy; empty fields stay empty, so
+// that Merge keeps the level above.
+func guardPolicy(p config.GuardPolicy) guard.Policy {
+	class := func(c config.GuardClass) guard.ClassPolicy {
+		cp := guard.ClassPolicy{Action: guard.Action(c.Action)}
+		if len(c.Types) > 0 {
+			cp.Types = map[string]guard.Action{}
+			for t, a := range c.Types {
+				cp.Types[t] = guard.Action(a)
+			}
+		}
+		return cp
+	}
+	return guard.Policy{
+		PII:       class(p.PII),
+		Secrets:   class(p.Secrets),
+		Injection: guard.InjectionPolicy{Action: guard.Action(p.Injection.Action), Threshold: p.Injection.Threshold},
+		Output:    guard.OutputPolicy{PII: class(p.Output.PII), Secrets: class(p.Output.Secrets)},
+	}
 }

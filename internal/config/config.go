@@ -104,14 +104,14 @@ func (g Guardrails) Defaults() GuardPolicy {
 // keep the value of the level above.
 type GuardPolicy struct {
 	// PII is personal data in prompts: email, phone, us_ssn, credit_card,
-	// iban, ipv4, ipv6, date_of_birth. Default flag (record only).
+	// iban, ipv4, ipv6, date_of_birth. Default redact.
 	PII GuardClass `yaml:"pii"`
 	// Secrets are keys and credentials in prompts. Default block.
 	Secrets GuardClass `yaml:"secrets"`
 	// Injection is the prompt-injection score. Default flag at 0.8.
 	Injection GuardInjection `yaml:"injection"`
 	// Output is what to do with findings in answers. Default: secrets
-	// redacted, personal data allowed.
+	// redacted, personal data flagged.
 	Output GuardOutput `yaml:"output"`
 }
 
@@ -486,10 +486,10 @@ func Default() *Config {
 		Budgets: Budgets{ReservationTTL: 15 * time.Minute},
 		Pricing: map[string]Price{},
 		Guardrails: Guardrails{
-			PII:       GuardClass{Action: "flag"},
+			PII:       GuardClass{Action: "redact"},
 			Secrets:   GuardClass{Action: "block"},
 			Injection: GuardInjection{Action: "flag", Threshold: 0.8},
-			Output:    GuardOutput{PII: GuardClass{Action: "allow"}, Secrets: GuardClass{Action: "redact"}},
+			Output:    GuardOutput{PII: GuardClass{Action: "flag"}, Secrets: GuardClass{Action: "redact"}},
 			Models:    map[string]GuardPolicy{},
 			Teams:     map[string]GuardPolicy{},
 			Keys:      map[string]GuardPolicy{},

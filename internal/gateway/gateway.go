@@ -37,6 +37,8 @@ type Options struct {
 	// Policy is what the admission stage enforces: limits, budgets,
 	// usage, and the throttle on failed authentication.
 	Policy *Policy
+	// Guardrails validate requests and inspect prompts and answers.
+	Guardrails *Guardrails
 	// TrustedProxies are peers whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
 	Logger         *slog.Logger
@@ -62,6 +64,7 @@ func New(o Options) (*Gateway, error) {
 		problems = append(problems, "no router")
 	}
 	problems = append(problems, o.Policy.problems()...)
+	problems = append(problems, o.Guardrails.problems()...)
 	for name, u := range o.Upstreams {
 		if u == nil || u.Adapter == nil || u.Client == nil || u.Key == nil {
 			problems = append(problems, "upstream "+name+" is incomplete")
@@ -151,8 +154,9 @@ func (g *Gateway) routes() {
 // stages returns the pre-proxy pipeline shared by every keyed route, in
 // the order a request meets them (see DESIGN: size limits, then who is
 // calling, then what they may do). The routes append their own parsing
-// and authorization, then admit (rate limits, concurrency, budgets), which
-// must come last: it takes resources that only a completed call returns.
+// and authorization, validation, then admit (rate limits, concurrency,
+// budgets), which takes resources that only a completed call returns, and
+// last the input guard, which may rewrite the prompt.
 func (g *Gateway) stages(d Dialect) []Stage {
 	authn := g.o.Auth
 	if d == Anthropic {
@@ -169,7 +173,7 @@ func (g *Gateway) stages(d Dialect) []Stage {
 // modelChain is the pipeline of the model routes: parse the body to learn
 // the model, check the caller may use it, then route to a deployment.
 func (g *Gateway) modelChain(d Dialect) Handler {
-	return Chain(HandlerFunc(g.proxyModel), append(g.stages(d), g.parseModelRequest, authorizeModel, g.admit)...)
+	return Chain(HandlerFunc(g.proxyModel), append(g.stages(d), g.parseModelRequest, authorizeModel, g.validateRequest, g.admit, g.guardInput)...)
 }
 
 // passthroughChain is the pipeline of /proxy/{provider}/...: the same
@@ -178,8 +182,8 @@ func (g *Gateway) modelChain(d Dialect) Handler {
 // reported only to authenticated callers, so that provider names cannot
 // be probed without a key.
 func (g *Gateway) passthroughChain() Handler {
-	keyed := Chain(HandlerFunc(g.proxyPassthrough), append(g.stages(OpenAI), authorizePassthrough, g.knownProvider, g.readBody, g.admit)...)
-	public := Chain(HandlerFunc(g.proxyPassthrough), g.recoverStage, g.limitBody, g.knownProvider, g.readBody, g.admit)
+	keyed := Chain(HandlerFunc(g.proxyPassthrough), append(g.stages(OpenAI), authorizePassthrough, g.knownProvider, g.readBody, g.admit, g.guardInput)...)
+	public := Chain(HandlerFunc(g.proxyPassthrough), g.recoverStage, g.limitBody, g.knownProvider, g.readBody, g.admit, g.guardInput)
 	return HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		if g.o.PublicRoutes[r.PathValue("provider")] {
 			return public.ServeHTTP(w, r)

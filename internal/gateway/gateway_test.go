@@ -218,7 +218,7 @@ func testGateway(t *testing.T, log *slog.Logger) *Gateway {
 		t.Fatal(err)
 	}
 	none := auth.AuthenticatorFunc(func(*http.Request) (*auth.Principal, error) { return nil, auth.ErrNoCredentials })
-	g, err := New(Options{Auth: none, AnthropicAuth: none, Router: router, Logger: log, Policy: testPolicy(t)})
+	g, err := New(Options{Auth: none, AnthropicAuth: none, Router: router, Logger: log, Policy: testPolicy(t), Guardrails: testGuardrails(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -406,9 +406,9 @@ func TestNewValidates(t *testing.T) {
 		o    Options
 		want []string
 	}{
-		{"nothing", Options{}, []string{"no authenticator", "no router", "no policy"}},
+		{"nothing", Options{}, []string{"no authenticator", "no router", "no policy", "no guardrails"}},
 		{"policy without parts", Options{Auth: a, AnthropicAuth: a, Router: router, Policy: &Policy{}}, []string{"no directory", "no limiter", "no budgets", "no usage recorder", "no auth throttle", "no pricing", "no concurrency limiter"}},
-		{"incomplete upstream", Options{Auth: a, AnthropicAuth: a, Router: router, Policy: testPolicy(t), Upstreams: map[string]*Upstream{"p": {Adapter: ad}}}, []string{"upstream p is incomplete"}},
+		{"incomplete upstream", Options{Auth: a, AnthropicAuth: a, Router: router, Policy: testPolicy(t), Guardrails: testGuardrails(t), Upstreams: map[string]*Upstream{"p": {Adapter: ad}}}, []string{"upstream p is incomplete"}},
 		{"nil upstream", Options{Auth: a, AnthropicAuth: a, Router: router, Upstreams: map[string]*Upstream{"q": nil}}, []string{"upstream q is incomplete"}},
 		{"public route without a provider", Options{Auth: a, AnthropicAuth: a, Router: router, PublicRoutes: map[string]bool{"ghost": true}}, []string{"public route ghost names no configured provider"}},
 	}

@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wardenproject/warden/internal/detect"
+	"github.com/wardenproject/warden/internal/guard"
+	"github.com/wardenproject/warden/internal/guard/injection"
 	"github.com/wardenproject/warden/internal/keys"
 	"github.com/wardenproject/warden/internal/limit"
 	"github.com/wardenproject/warden/internal/meter"
@@ -488,4 +491,27 @@ func TestAdmitRequestsPerSecond(t *testing.T) {
 	if rep.header.Get("Retry-After") != "1" {
 		t.Errorf("Retry-After %q, want 1", rep.header.Get("Retry-After"))
 	}
+}
+
+// testGuardrails are the guardrails with the real detectors and the
+// heuristic injection scorer, and the default policy (or p, if given).
+func testGuardrails(t testing.TB, p ...guard.Policy) *Guardrails {
+	t.Helper()
+	h := injection.NewHeuristic(injection.Options{})
+	g, err := guard.New(guard.Options{
+		PII:     detect.NewPII(detect.PIIOptions{}),
+		Secrets: detect.NewSecrets(detect.SecretsOptions{}),
+		Injection: guard.ScorerFunc(func(ctx context.Context, text string) (float64, error) {
+			r, err := h.Score(ctx, text)
+			return r.Score, err
+		}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol := guard.Default()
+	if len(p) > 0 {
+		pol = p[0]
+	}
+	return &Guardrails{Guard: g, Policy: func(string, string, string) guard.Policy { return pol }}
 }

@@ -258,6 +258,9 @@ func (g *Gateway) call(ctx context.Context, w http.ResponseWriter, up *Upstream,
 			return apperr.New(apperr.Upstream, fmt.Sprintf("provider %s sent a response larger than %d bytes", name, maxJSONResponse))
 		}
 		sc.Usage = up.Adapter.ParseUsage(req.Op, body)
+		if body, err = g.guardOutput(ctx, sc, body); err != nil {
+			return err
+		}
 		sc.Status = resp.StatusCode
 		w.Header().Set("Content-Length", fmt.Sprint(len(body)))
 		w.WriteHeader(resp.StatusCode)
@@ -314,8 +317,10 @@ func (g *Gateway) stream(callerCtx context.Context, cancel context.CancelFunc, w
 	defer timer.Stop()
 	body := &idleReader{r: resp.Body, t: timer, d: idle}
 
-	usage, _, err := up.Adapter.CopyStream(callerCtx, w, func() { _ = rc.Flush() }, body, strip)
+	filter := g.o.Guardrails.Guard.OutputStream(sc.Op, sc.GuardPolicy, sc.Pseudonyms)
+	usage, _, err := up.Adapter.CopyStream(callerCtx, w, func() { _ = rc.Flush() }, body, strip, filter)
 	sc.Usage = usage
+	sc.Verdicts = append(sc.Verdicts, filter.Verdicts()...)
 	if err != nil {
 		if callerCtx.Err() != nil {
 			return errClientGone

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/wardenproject/warden/internal/auth"
+	"github.com/wardenproject/warden/internal/guard"
 	"github.com/wardenproject/warden/internal/keys"
 	"github.com/wardenproject/warden/internal/keys/keystest"
 	"github.com/wardenproject/warden/internal/limit"
@@ -28,9 +29,9 @@ import (
 	"github.com/wardenproject/warden/internal/secret"
 )
 
-// guard bounds every wait in these tests. It is a failure guard, never an
+// clientTimeout bounds every wait in these tests. It guards against hangs, never an
 // assertion on time: a passing test never comes near it.
-const guard = 20 * time.Second
+const clientTimeout = 20 * time.Second
 
 // rigOptions tune the gateway a rig builds. Zero values give a gateway as
 // `warden serve` would build it, except for instant backoff and breakers
@@ -46,6 +47,11 @@ type rigOptions struct {
 	// AuthSlowAfter and AuthBlockAfter tune the failed-authentication
 	// throttle; 0 leaves it too lax to matter (most tests fail on purpose).
 	AuthSlowAfter, AuthBlockAfter int
+	// Guard, if given, is the guardrail policy of every call; the default
+	// policy otherwise.
+	Guard []guard.Policy
+	// Reply, if set, is every fake's reply (see providertest.Options).
+	Reply func(model, lastUser string) string
 }
 
 // rig is a real Gateway wired as internal/cli/dataplane.go wires it, with
@@ -105,7 +111,7 @@ func newRig(t testing.TB, o rigOptions) *rig {
 		}
 		r.providerKeys[name] = k
 		r.secrets = append(r.secrets, k)
-		s := providertest.New(providertest.Options{Key: k})
+		s := providertest.New(providertest.Options{Key: k, Reply: o.Reply})
 		return s
 	}
 	r.openai, r.backup, r.anthropic, r.local = fake("openai"), fake("backup"), fake("anthropic"), fake("local")
@@ -202,6 +208,7 @@ func newRig(t testing.TB, o rigOptions) *rig {
 		MaxBodyBytes:   o.MaxBodyBytes,
 		TrustedProxies: o.TrustedProxies,
 		Logger:         logger,
+		Guardrails:     testGuardrails(t, o.Guard...),
 		Policy: &Policy{
 			Directory:    r.keys,
 			Limiter:      limit.NewMemory(limit.MemoryOptions{}),
@@ -222,7 +229,7 @@ func newRig(t testing.TB, o rigOptions) *rig {
 	r.srv.Config.ErrorLog = log.New(r.logs, "net/http: ", 0)
 	r.srv.Start()
 	r.client = r.srv.Client()
-	r.client.Timeout = guard
+	r.client.Timeout = clientTimeout
 	r.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 	// Cleanups run last-registered first: the gateway goes after the fakes,
@@ -515,7 +522,7 @@ func (s *logSink) records() []map[string]any {
 // waitFor blocks until a record satisfies match, and returns it.
 func (s *logSink) waitFor(t testing.TB, what string, match func(map[string]any) bool) map[string]any {
 	t.Helper()
-	deadline := time.NewTimer(guard)
+	deadline := time.NewTimer(clientTimeout)
 	defer deadline.Stop()
 	for {
 		s.mu.Lock()
@@ -729,7 +736,7 @@ func waitCanceled(t testing.TB, f *providertest.Server) providertest.Recorded {
 	select {
 	case rec := <-f.Canceled():
 		return rec
-	case <-time.After(guard):
+	case <-time.After(clientTimeout):
 		t.Fatal("the upstream request was never canceled")
 		return providertest.Recorded{}
 	}

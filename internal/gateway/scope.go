@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/wardenproject/warden/internal/auth"
+	"github.com/wardenproject/warden/internal/guard"
 	"github.com/wardenproject/warden/internal/meter"
 	"github.com/wardenproject/warden/internal/provider"
 )
@@ -44,6 +45,12 @@ type Scope struct {
 	Model       string
 	ServedModel string
 	Stream      bool
+	// GuardPolicy is the guardrail policy of the call; Pseudonyms the
+	// placeholders the input guard put in the prompt, swapped back in the
+	// answer; Verdicts what the guards found and did.
+	GuardPolicy guard.Policy
+	Pseudonyms  *guard.Pseudonyms
+	Verdicts    []guard.Verdict
 	// WantsUsage is the caller's stream_options.include_usage.
 	WantsUsage bool
 

@@ -34,10 +34,15 @@ import (
 // every case the caller has already received what was forwarded, and the
 // usage is what was seen up to then.
 //
+// If filter is not nil, every event that would be forwarded goes through
+// it (after its usage was read), and what it returns is written instead;
+// at the clean end of the stream what filter.Close returns is written
+// last. An error from the filter ends the stream with that error.
+//
 // When ctx ends, body is closed if it is an io.Closer (an http.Response
 // body is), so that a read blocked on a silent upstream returns at once;
 // any other reader is checked between events.
-func (a *Adapter) CopyStream(ctx context.Context, w io.Writer, flush func(), body io.Reader, stripUsage bool) (Usage, int, error) {
+func (a *Adapter) CopyStream(ctx context.Context, w io.Writer, flush func(), body io.Reader, stripUsage bool, filter EventFilter) (Usage, int, error) {
 	if c, ok := body.(io.Closer); ok {
 		stop := context.AfterFunc(ctx, func() { _ = c.Close() })
 		defer stop()
@@ -56,16 +61,35 @@ func (a *Adapter) CopyStream(ctx context.Context, w io.Writer, flush func(), bod
 				return t.usage(), n, ctxError(cerr)
 			}
 			if err == io.EOF {
+				if filter != nil {
+					out, ferr := filter.Close()
+					if werr := writeOut(w, out); werr != nil {
+						return t.usage(), n, werr
+					}
+					if flush != nil && len(out) > 0 {
+						flush()
+					}
+					if ferr != nil {
+						return t.usage(), n, ferr
+					}
+				}
 				return t.usage(), n, nil
 			}
 			return t.usage(), n, streamError(err)
 		}
 		if usageOnly := t.observe(ev); !usageOnly || !stripUsage {
-			if _, err := w.Write(ev.Raw); err != nil {
-				return t.usage(), n, fmt.Errorf("provider: writing the stream to the caller: %w", err)
+			out := ev.Raw
+			if filter != nil {
+				var ferr error
+				if out, ferr = filter.Event(ev); ferr != nil {
+					return t.usage(), n, ferr
+				}
+			}
+			if err := writeOut(w, out); err != nil {
+				return t.usage(), n, err
 			}
 			n++
-			unflushed = true
+			unflushed = unflushed || len(out) > 0
 		}
 		// A stripped event may end a burst too: what was written before
 		// it must not wait for the upstream's next event.
@@ -74,6 +98,25 @@ func (a *Adapter) CopyStream(ctx context.Context, w io.Writer, flush func(), bod
 			unflushed = false
 		}
 	}
+}
+
+// EventFilter rewrites a stream's events on their way to the caller (the
+// output guardrails do). Event returns the bytes to send for ev (maybe
+// none yet, maybe ev.Raw unchanged); Close returns what it still holds
+// when the stream ends.
+type EventFilter interface {
+	Event(ev sse.Event) ([]byte, error)
+	Close() ([]byte, error)
+}
+
+func writeOut(w io.Writer, b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	if _, err := w.Write(b); err != nil {
+		return fmt.Errorf("provider: writing the stream to the caller: %w", err)
+	}
+	return nil
 }
 
 func ctxError(err error) error {

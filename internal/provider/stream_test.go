@@ -129,7 +129,7 @@ func TestCopyStream(t *testing.T) {
 		for rname, mk := range readers {
 			t.Run(tt.name+"/"+rname, func(t *testing.T) {
 				var f flushLog
-				u, n, err := tt.a.CopyStream(context.Background(), &f.out, f.flush, mk(), tt.strip)
+				u, n, err := tt.a.CopyStream(context.Background(), &f.out, f.flush, mk(), tt.strip, nil)
 				if err != nil {
 					t.Fatalf("CopyStream: %v", err)
 				}
@@ -218,7 +218,7 @@ func TestCopyStreamEveryOffset(t *testing.T) {
 	} {
 		for cut := 1; cut < len(c.in); cut++ {
 			var out bytes.Buffer
-			u, _, err := c.a.CopyStream(context.Background(), &out, nil, &splitReader{data: []byte(c.in), cut: cut}, true)
+			u, _, err := c.a.CopyStream(context.Background(), &out, nil, &splitReader{data: []byte(c.in), cut: cut}, true, nil)
 			if err != nil || out.String() != c.out || u != c.usage {
 				t.Fatalf("%s split at %d: usage %+v, error %v, output equal: %v", c.a.Type(), cut, u, err, out.String() == c.out)
 			}
@@ -242,7 +242,7 @@ func TestCopyStreamTruncated(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var f flushLog
-			_, n, err := a.CopyStream(context.Background(), &f.out, f.flush, tt.body, false)
+			_, n, err := a.CopyStream(context.Background(), &f.out, f.flush, tt.body, false, nil)
 			if apperr.CodeOf(err) != apperr.Upstream {
 				t.Fatalf("error = %v, want an Upstream error", err)
 			}
@@ -277,7 +277,7 @@ func TestCopyStreamCancel(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		_, n, err := a.CopyStream(ctx, w, nil, pr, false)
+		_, n, err := a.CopyStream(ctx, w, nil, pr, false, nil)
 		done <- result{n, err}
 	}()
 	// The upstream sends two events and then goes silent, the read
@@ -304,14 +304,14 @@ func TestCopyStreamDone(t *testing.T) {
 	canceled, cancel := context.WithCancel(context.Background())
 	cancel()
 	var out bytes.Buffer
-	_, n, err := a.CopyStream(canceled, &out, nil, strings.NewReader(body), false)
+	_, n, err := a.CopyStream(canceled, &out, nil, strings.NewReader(body), false, nil)
 	if !errors.Is(err, context.Canceled) || n != 0 || out.Len() != 0 {
 		t.Fatalf("canceled: %d events, %v, %q", n, err, out.String())
 	}
 
 	expired, cancel2 := context.WithDeadline(context.Background(), time.Unix(0, 0))
 	defer cancel2()
-	_, _, err = a.CopyStream(expired, &out, nil, strings.NewReader(body), false)
+	_, _, err = a.CopyStream(expired, &out, nil, strings.NewReader(body), false, nil)
 	if apperr.CodeOf(err) != apperr.UpstreamTimeout || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("expired: error %v, want UpstreamTimeout wrapping DeadlineExceeded", err)
 	}
@@ -325,7 +325,7 @@ func TestCopyStreamWriteError(t *testing.T) {
 	a := mustNew(t, Config{Name: "o", Type: OpenAI, BaseURL: "https://x/v1"})
 	gone := errors.New("client went away")
 	flushed := 0
-	_, n, err := a.CopyStream(context.Background(), failWriter{gone}, func() { flushed++ }, strings.NewReader(openaiStream), false)
+	_, n, err := a.CopyStream(context.Background(), failWriter{gone}, func() { flushed++ }, strings.NewReader(openaiStream), false, nil)
 	if !errors.Is(err, gone) || n != 0 || flushed != 0 {
 		t.Fatalf("CopyStream = %d events, %d flushes, %v; want 0, 0, %v", n, flushed, err, gone)
 	}
@@ -346,7 +346,7 @@ func BenchmarkCopyStream(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(stream)))
 	for b.Loop() {
-		u, n, err := a.CopyStream(context.Background(), io.Discard, func() {}, strings.NewReader(stream), true)
+		u, n, err := a.CopyStream(context.Background(), io.Discard, func() {}, strings.NewReader(stream), true, nil)
 		if err != nil || n != 199 || !u.Known {
 			b.Fatalf("CopyStream = %+v, %d, %v", u, n, err)
 		}
@@ -373,5 +373,39 @@ func TestHasUsage(t *testing.T) {
 		if got := hasUsage(tt.d); got != tt.want {
 			t.Errorf("hasUsage(%s) = %v, want %v", tt.d, got, tt.want)
 		}
+	}
+}
+
+// upperFilter upper-cases every event and appends a last one at the end,
+// or fails on an event containing "boom".
+type upperFilter struct{ closed bool }
+
+func (f *upperFilter) Event(ev sse.Event) ([]byte, error) {
+	if strings.Contains(ev.Data, "boom") {
+		return nil, errors.New("filter refused")
+	}
+	return bytes.ToUpper(ev.Raw), nil
+}
+
+func (f *upperFilter) Close() ([]byte, error) {
+	f.closed = true
+	return []byte("data: tail\n\n"), nil
+}
+
+func TestCopyStreamFilter(t *testing.T) {
+	a := mustNew(t, Config{Name: "o", Type: OpenAI, BaseURL: "https://x/v1"})
+	var out bytes.Buffer
+	f := &upperFilter{}
+	_, n, err := a.CopyStream(context.Background(), &out, nil, strings.NewReader("data: a\n\ndata: b\n\n"), false, f)
+	if err != nil || n != 2 {
+		t.Fatalf("CopyStream = %d, %v", n, err)
+	}
+	if got := out.String(); got != "DATA: A\n\nDATA: B\n\ndata: tail\n\n" || !f.closed {
+		t.Errorf("forwarded %q (closed %v)", got, f.closed)
+	}
+	out.Reset()
+	_, _, err = a.CopyStream(context.Background(), &out, nil, strings.NewReader("data: a\n\ndata: boom\n\ndata: c\n\n"), false, &upperFilter{})
+	if err == nil || out.String() != "DATA: A\n\n" {
+		t.Errorf("a refusing filter: forwarded %q, err %v", out.String(), err)
 	}
 }

@@ -1,0 +1,153 @@
+package injection
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+type example struct {
+	Text  string `json:"text"`
+	Label string `json:"label"`
+}
+
+func loadExamples(t *testing.T, name string) []example {
+	t.Helper()
+	f, err := os.Open(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatalf("open dataset: %v", err)
+	}
+	defer f.Close()
+	var out []example
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for line := 1; sc.Scan(); line++ {
+		var ex example
+		if err := json.Unmarshal(sc.Bytes(), &ex); err != nil {
+			t.Fatalf("%s:%d: %v", name, line, err)
+		}
+		if ex.Label != "injection" && ex.Label != "benign" {
+			t.Fatalf("%s:%d: label %q is neither injection nor benign", name, line, ex.Label)
+		}
+		out = append(out, ex)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatalf("read %s: %v", name, err)
+	}
+	return out
+}
+
+type metrics struct {
+	tp, fp, tn, fn int
+}
+
+func (m metrics) precision() float64 { return ratio(m.tp, m.tp+m.fp) }
+func (m metrics) recall() float64    { return ratio(m.tp, m.tp+m.fn) }
+func (m metrics) f1() float64 {
+	p, r := m.precision(), m.recall()
+	if p+r == 0 {
+		return 0
+	}
+	return 2 * p * r / (p + r)
+}
+
+func ratio(a, b int) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+// evaluate scores every example once and counts outcomes at each
+// threshold. If explain is set, misclassifications at DefaultThreshold are
+// logged; the held-out set is never explained, so that nobody tunes on it.
+func evaluate(t *testing.T, s Scorer, exs []example, thresholds []float64, explain bool) []metrics {
+	t.Helper()
+	ms := make([]metrics, len(thresholds))
+	for _, ex := range exs {
+		r, err := s.Score(context.Background(), ex.Text)
+		if err != nil {
+			t.Fatalf("Score: %v", err)
+		}
+		want := ex.Label == "injection"
+		for k, th := range thresholds {
+			got := r.Score >= th
+			m := &ms[k]
+			switch {
+			case got && want:
+				m.tp++
+			case got && !want:
+				m.fp++
+			case !got && want:
+				m.fn++
+			default:
+				m.tn++
+			}
+			if explain && th == DefaultThreshold && got != want {
+				t.Logf("misclassified (%s) %.2f %v: %q", ex.Label, r.Score, signalNames(r), ex.Text)
+			}
+		}
+	}
+	return ms
+}
+
+func signalNames(r Result) []string {
+	var out []string
+	for _, s := range r.Signals {
+		out = append(out, s.Name)
+	}
+	return out
+}
+
+// TestDataset measures precision and recall at DefaultThreshold on the
+// labelled prompts. injection.jsonl is the set the weights were tuned on;
+// injection_holdout.jsonl was written after tuning and never tuned on, so
+// its figures are the honest estimate. The other thresholds are logged to
+// show the trade-off.
+func TestDataset(t *testing.T) {
+	h := NewHeuristic(Options{})
+	thresholds := []float64{0.5, 0.6, 0.7, DefaultThreshold, 0.9}
+	for _, tc := range []struct {
+		file                    string
+		explain                 bool
+		minPrecision, minRecall float64
+		minInj, minBenign       int
+	}{
+		// The acceptance target: recall ≥ 0.8 at precision ≥ 0.9.
+		{"injection.jsonl", true, 0.9, 0.8, 150, 250},
+		// Held-out prompts: a regression floor just under the figures
+		// measured when the set was first scored (precision 1.00, recall
+		// 0.60), not a target the weights were fitted to.
+		{"injection_holdout.jsonl", false, 0.9, 0.55, 40, 70},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			exs := loadExamples(t, tc.file)
+			inj := 0
+			for _, ex := range exs {
+				if ex.Label == "injection" {
+					inj++
+				}
+			}
+			if inj < tc.minInj || len(exs)-inj < tc.minBenign {
+				t.Fatalf("%s has %d injection and %d benign examples, want at least %d and %d",
+					tc.file, inj, len(exs)-inj, tc.minInj, tc.minBenign)
+			}
+			ms := evaluate(t, h, exs, thresholds, tc.explain)
+			var def metrics
+			for k, m := range ms {
+				t.Logf("%s threshold %.2f: precision %.3f recall %.3f F1 %.3f (tp %d fp %d tn %d fn %d)",
+					tc.file, thresholds[k], m.precision(), m.recall(), m.f1(), m.tp, m.fp, m.tn, m.fn)
+				if thresholds[k] == DefaultThreshold {
+					def = m
+				}
+			}
+			if def.precision() < tc.minPrecision || def.recall() < tc.minRecall {
+				t.Errorf("at the default threshold: precision %.3f recall %.3f, want at least %.2f and %.2f",
+					def.precision(), def.recall(), tc.minPrecision, tc.minRecall)
+			}
+		})
+	}
+}
