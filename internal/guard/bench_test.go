@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wardenproject/warden/internal/detect"
+	"github.com/wardenproject/warden/internal/guard/injection"
 	"github.com/wardenproject/warden/internal/provider"
 	"github.com/wardenproject/warden/internal/provider/sse"
 )
@@ -96,6 +98,35 @@ func BenchmarkStreamEvent(b *testing.B) {
 	for b.Loop() {
 		if _, err := sg.Event(ev); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkInputProduction is BenchmarkInput with what warden serve runs:
+// the real PII and secret detectors and the heuristic injection scorer,
+// under the default policy.
+func BenchmarkInputProduction(b *testing.B) {
+	h := injection.NewHeuristic(injection.Options{})
+	g, err := New(Options{
+		PII:     detect.NewPII(detect.PIIOptions{}),
+		Secrets: detect.NewSecrets(detect.SecretsOptions{}),
+		Injection: ScorerFunc(func(ctx context.Context, text string) (float64, error) {
+			r, err := h.Score(ctx, text)
+			return r.Score, err
+		}),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := benchChat(b)
+	p := Default()
+	ctx := context.Background()
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		res, err := g.Input(ctx, provider.OpChat, body, p)
+		if err != nil || !strings.Contains(string(res.Body), "[EMAIL_1]") {
+			b.Fatalf("Input: %v", err)
 		}
 	}
 }
