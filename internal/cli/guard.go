@@ -28,6 +28,7 @@ func (a *app) guardEvalCmd() *cobra.Command {
 	var threshold float64
 	var asJSON bool
 	var detectors []string
+	var rot bool
 	cmd := &cobra.Command{
 		Use:   "eval --dataset FILE.jsonl",
 		Short: "Print precision, recall and F1 of the detectors on a labelled dataset",
@@ -45,7 +46,7 @@ a false positive), or
 for the injection scorer at --threshold. Lines may give "text_rot13" instead
 of "text" (how sets of fake keys are kept out of secret scanners' way).`,
 		Example: `  warden guard eval --dataset internal/detect/testdata/pii.jsonl --detectors pii
-  warden guard eval --dataset internal/detect/testdata/secrets.jsonl --detectors secrets+generic
+  warden guard eval --dataset internal/detect/testdata/secrets.jsonl --rot13 --detectors secrets+generic
   warden guard eval --dataset internal/guard/injection/testdata/injection_holdout.jsonl --threshold 0.8 --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -60,7 +61,11 @@ of "text" (how sets of fake keys are kept out of secret scanners' way).`,
 				return err
 			}
 			defer f.Close()
-			exs, err := eval.Parse(f)
+			parse := eval.Parse
+			if rot {
+				parse = eval.ParseRot13
+			}
+			exs, err := parse(f)
 			if err != nil {
 				return fmt.Errorf("%s: %w", dataset, err)
 			}
@@ -112,6 +117,7 @@ of "text" (how sets of fake keys are kept out of secret scanners' way).`,
 	cmd.Flags().StringVar(&dataset, "dataset", "", "labelled JSON Lines file")
 	cmd.Flags().Float64Var(&threshold, "threshold", 0.8, "injection score from which a text counts as an injection")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().BoolVar(&rot, "rot13", false, "every string in the file is rot13-encoded (how the fake-key sets are stored)")
 	cmd.Flags().StringSliceVar(&detectors, "detectors", []string{"pii", "secrets"},
 		"detectors to run: pii, secrets, secrets+generic (adds high-entropy values assigned to key/secret/password names); the default is what warden serve runs")
 	return cmd

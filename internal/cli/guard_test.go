@@ -14,14 +14,19 @@ func TestGuardEval(t *testing.T) {
 	h := newHarness(t)
 	for _, tc := range []struct {
 		dataset, detectors, class string
+		rot13                     bool
 		minPrecision, minRecall   float64
 	}{
-		{"../detect/testdata/pii.jsonl", "pii", "pii", 0.95, 0.95},
-		{"../detect/testdata/secrets.jsonl", "secrets+generic", "secret", 0.95, 0.95},
-		{"../guard/injection/testdata/injection.jsonl", "pii", "injection", 0.9, 0.8},
+		{"../detect/testdata/pii.jsonl", "pii", "pii", false, 0.95, 0.95},
+		{"../detect/testdata/secrets.jsonl", "secrets+generic", "secret", true, 0.95, 0.95},
+		{"../guard/injection/testdata/injection.jsonl", "pii", "injection", false, 0.9, 0.8},
 	} {
 		t.Run(filepath.Base(tc.dataset), func(t *testing.T) {
-			out := h.must("", "guard", "eval", "--dataset", tc.dataset, "--detectors", tc.detectors, "--json").stdout
+			args := []string{"guard", "eval", "--dataset", tc.dataset, "--detectors", tc.detectors, "--json"}
+			if tc.rot13 {
+				args = append(args, "--rot13")
+			}
+			out := h.must("", args...).stdout
 			var rep struct {
 				Examples int `json:"examples"`
 				Classes  []struct {

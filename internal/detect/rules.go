@@ -2,6 +2,7 @@ package detect
 
 import (
 	"regexp"
+	"regexp/syntax"
 	"strings"
 )
 
@@ -70,8 +71,6 @@ type Rule struct {
 	// of them just before or just after it is part of a longer token and
 	// is dropped. leftAlpha, if set, replaces alpha for the byte before.
 	alpha, leftAlpha *[256]bool
-	// context, if set, must match somewhere in the window.
-	context *regexp.Regexp
 	// anyValue turns off the placeholder check, for rules whose secrets
 	// are verified otherwise or are not single tokens (PEM blocks).
 	anyValue bool
@@ -82,6 +81,13 @@ type Rule struct {
 	// named "secret" and "name" (-1 if there is none).
 	secretGroups []int
 	nameGroup    int
+	// runs is set for context rules whose secrets use only bytes in
+	// alpha, between minLen and maxLen of them (see Rule.findRuns).
+	runs           bool
+	minLen, maxLen int
+	// mergeLimit bounds how long a window grows by merging the windows
+	// of nearby keywords.
+	mergeLimit int
 }
 
 // candidate is a match and the text around it, for Rule.accept.
@@ -112,12 +118,12 @@ const nearReach = 160
 
 // Character sets that may continue a token, for the boundary check.
 var (
-	alnum       = charset("A-Za-z0-9")
-	alnumDash   = charset("A-Za-z0-9_-")
-	alnumUnder  = charset("A-Za-z0-9_")
-	base64Chars = charset("A-Za-z0-9+/=")
-	valueChars  = charset("A-Za-z0-9+/=_.~-")
-	noChars     = charset("")
+	alnum          = charset("A-Za-z0-9")
+	base64URLChars = charset("A-Za-z0-9_-")
+	alnumUnder     = charset("A-Za-z0-9_")
+	base64Chars    = charset("A-Za-z0-9+/=")
+	valueChars     = charset("A-Za-z0-9+/=_.~-")
+	noChars        = charset("")
 )
 
 // charset returns the set of bytes listed in spec, where "a-z" is a range.
@@ -143,7 +149,7 @@ var rules = compileRules([]Rule{
 		ID:          "openai_key",
 		Description: "OpenAI API key: a project, service-account or admin key (sk-proj-, sk-svcacct-, sk-admin-), or a legacy sk- key with the T3BlbkFJ marker.",
 		Keywords:    []string{"sk-proj-", "sk-svcacct-", "sk-admin-", "sk-none-", "t3blbkfj"},
-		Regexp:      regexp.MustCompile(`(?P<secret>sk-(?:proj|svcacct|admin|None)-[A-Za-z0-9_-]{40,250}|sk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20})`),
+		Regexp:      regexp.MustCompile(`(?P<secret>sk-(?:proj|svcacct|admin|None)-[A-Za-z0-9_-]{40,200}|sk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20})`),
 		MinEntropy:  3.5,
 		// T3BlbkFJ is base64 for "OpenAI": random text does not carry it.
 		Validate:   func(s string) (bool, bool) { return true, strings.Contains(s, "T3BlbkFJ") },
@@ -162,8 +168,8 @@ var rules = compileRules([]Rule{
 			`key := "sk-proj-" + suffix`,
 			`the key looked like sk-proj-{A:20} before it was cut`,
 		},
-		before: 23, after: 260,
-		alpha: alnumDash,
+		before: 23, after: 210,
+		alpha: base64URLChars,
 	},
 	{
 		ID:          "anthropic_key",
@@ -183,7 +189,7 @@ var rules = compileRules([]Rule{
 			`sk-ant-api03-{A:20}`,
 		},
 		after: 140, anchored: true,
-		alpha: alnumDash,
+		alpha: base64URLChars,
 	},
 	{
 		ID:          "huggingface_token",
@@ -225,7 +231,7 @@ var rules = compileRules([]Rule{
 			`Asia and Aizawl are places, not keys.`,
 		},
 		after: 40, anchored: true,
-		alpha: alnumDash,
+		alpha: base64URLChars,
 	},
 	{
 		ID:          "azure_openai_key",
@@ -245,7 +251,7 @@ var rules = compileRules([]Rule{
 			`azure subscription {h:8}-{h:4}-{h:4}-{h:4}-{h:12}`,
 		},
 		before: nearReach, after: nearReach, near: true,
-		accept: notDigest,
+		accept: notDigestOrID,
 		alpha:  alnum,
 	},
 	{
@@ -266,7 +272,7 @@ var rules = compileRules([]Rule{
 			`COHERE_API_KEY=your-cohere-api-key`,
 		},
 		before: nearReach, after: nearReach, near: true,
-		accept: notDigest,
+		accept: notDigestOrID,
 		alpha:  alnum,
 	},
 	{
@@ -286,7 +292,7 @@ var rules = compileRules([]Rule{
 			`MISTRAL_API_KEY=<your mistral key>`,
 		},
 		before: nearReach, after: nearReach, near: true,
-		accept: notDigest,
+		accept: notDigestOrID,
 		alpha:  alnum,
 	},
 	{
@@ -323,7 +329,7 @@ var rules = compileRules([]Rule{
 		Positives:   []string{`PERPLEXITY_API_KEY=«pplx-{A:48}»`, `-H "Authorization: Bearer «pplx-{A:48}»"`},
 		Negatives:   []string{`PERPLEXITY_API_KEY=pplx-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx`, `pplx-api docs`},
 		after:       54, anchored: true,
-		alpha: alnumDash,
+		alpha: base64URLChars,
 	},
 	{
 		ID:          "xai_key",
@@ -335,7 +341,7 @@ var rules = compileRules([]Rule{
 		Positives:   []string{`XAI_API_KEY=«xai-{A:80}»`, `{"api_key": "«xai-{A:80}»", "model": "grok-4"}`},
 		Negatives:   []string{`XAI_API_KEY=xai-...`, `the xai-sdk package`},
 		after:       85, anchored: true,
-		alpha: alnumDash,
+		alpha: base64URLChars,
 	},
 	{
 		ID:          "deepseek_key",
@@ -350,8 +356,8 @@ var rules = compileRules([]Rule{
 		},
 		Negatives: []string{`DEEPSEEK_API_KEY=sk-00000000000000000000000000000000`, `sk-{h:32} with no provider named`},
 		before:    nearReach, after: nearReach, near: true,
-		accept: notDigest,
-		alpha:  alnumDash,
+		accept: notDigestOrID,
+		alpha:  base64URLChars,
 	},
 	{
 		ID:          "together_key",
@@ -363,8 +369,8 @@ var rules = compileRules([]Rule{
 		Positives:   []string{`TOGETHER_API_KEY=«tgp_v1_{u:43}»`, `TOGETHER_API_KEY=«{h:64}»`},
 		Negatives:   []string{`We worked together on it for a week.`, `TOGETHER_API_KEY=tgp_v1_xxxxxxxx`},
 		before:      nearReach, after: nearReach, near: true,
-		accept: notDigest,
-		alpha:  alnumDash,
+		accept: notDigestOrID,
+		alpha:  base64URLChars,
 	},
 	{
 		ID:          "fireworks_key",
@@ -391,7 +397,7 @@ var rules = compileRules([]Rule{
 		Positives:   []string{`OPENROUTER_API_KEY=«sk-or-v1-{h:64}»`, `Authorization: Bearer «sk-or-v1-{h:64}»`},
 		Negatives:   []string{`OPENROUTER_API_KEY=sk-or-v1-...`, `OPENROUTER_API_KEY=sk-or-v1-0000000000000000000000000000000000000000000000000000000000000000`},
 		after:       74, anchored: true,
-		alpha: alnumDash,
+		alpha: base64URLChars,
 	},
 	{
 		ID:          "aws_access_key_id",
@@ -429,12 +435,13 @@ var rules = compileRules([]Rule{
 			`AWS_SECRET_ACCESS_KEY="«{b:40}»"`,
 		},
 		Negatives: []string{
-			`aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/` + `bPxRfiCYEXAMPLEKEY`,
+			// AWS's documented example secret key.
+			`aws_secret_access_key = ` + `wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY`,
 			`aws s3 sync build/ s3://bucket --exclude {h:40}`,
 			`The laws were drafted in 1998.`,
 		},
 		before: nearReach, after: nearReach, near: true,
-		accept: notDigest,
+		accept: notDigestOrID,
 		alpha:  base64Chars,
 	},
 	{
@@ -473,13 +480,13 @@ var rules = compileRules([]Rule{
 		},
 		Negatives: []string{`GITLAB_TOKEN=glpat-xxxxxxxxxxxxxxxxxxxx`, `GITLAB_TOKEN=glpat-<token>`},
 		after:     80, anchored: true,
-		alpha: alnumDash,
+		alpha: base64URLChars,
 	},
 	{
 		ID:          "slack_token",
 		Description: "Slack token (xoxb-, xoxp-, xoxa-, xoxr-, xoxs-, xoxe-) or incoming-webhook URL.",
 		Keywords:    []string{"xox", "hooks.slack.com"},
-		Regexp:      regexp.MustCompile(`(?P<secret>xox(?:[abprs]|e(?:\.xox[bp])?)-[0-9]{1,14}-[0-9A-Za-z-]{10,250}|https://hooks\.slack\.com/(?:services|workflows|triggers)/T[A-Z0-9]{8,12}/[A-Z0-9]{8,12}/[A-Za-z0-9/]{16,80})`),
+		Regexp:      regexp.MustCompile(`(?P<secret>xox(?:[abprs]|e(?:\.xox[bp])?)-[0-9]{1,14}-[0-9A-Za-z-]{10,160}|https://hooks\.slack\.com/(?:services|workflows|triggers)/T[A-Z0-9]{8,12}/[A-Z0-9]{8,12}/[A-Za-z0-9/]{16,80})`),
 		MinEntropy:  3.0,
 		Confidence:  0.95,
 		Positives: []string{
@@ -492,8 +499,8 @@ var rules = compileRules([]Rule{
 			`https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX`,
 			`xoxb-1234-abcd`,
 		},
-		before: 8, after: 270,
-		alpha: alnumDash,
+		before: 8, after: 180,
+		alpha: base64URLChars,
 	},
 	{
 		ID:          "stripe_key",
@@ -538,13 +545,13 @@ var rules = compileRules([]Rule{
 		Positives:   []string{`SENDGRID_API_KEY=«SG.{u:22}.{u:43}»`, `sg = SendGridAPIClient('«SG.{u:22}.{u:43}»')`},
 		Negatives:   []string{`SENDGRID_API_KEY=SG.xxxxxxxxxxxxxxxxxxxxxx.xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx`, `See the Singapore office (SG. branch).`},
 		after:       70, anchored: true,
-		alpha: alnumDash,
+		alpha: base64URLChars,
 	},
 	{
 		ID:          "gcp_service_account",
 		Description: `Google Cloud service-account key: the private_key of a JSON object with "type": "service_account".`,
 		Keywords:    []string{"service_account"},
-		Regexp:      regexp.MustCompile(`"private_key"\s*:\s*"(?P<secret>-----BEGIN[ A-Z0-9]{0,30}PRIVATE KEY-----[A-Za-z0-9+/=\\\s]+?-----END[ A-Z0-9]{0,30}PRIVATE KEY-----)`),
+		Regexp:      regexp.MustCompile(`"private_key"\s*:\s*"(?P<secret>-----BEGIN[ A-Z0-9]*PRIVATE KEY-----[A-Za-z0-9+/=\\\s]+?-----END[ A-Z0-9]*PRIVATE KEY-----)`),
 		Validate:    checkPrivateKey,
 		Confidence:  0.95,
 		Positives: []string{
@@ -554,16 +561,15 @@ var rules = compileRules([]Rule{
 			`{"type": "service_account", "private_key": "-----BEGIN PRIVATE KEY-----\n...\n-----END PRIVATE KEY-----\n"}`,
 			`{"type": "service_account", "client_email": "runner@demo-project.iam.gserviceaccount.com"}`,
 		},
-		before: 8192, after: 8192, near: true,
+		near: true, span: serviceAccountSpan,
 		alpha:    noChars,
-		context:  regexp.MustCompile(`"type"\s*:\s*"service_account"`),
 		anyValue: true,
 	},
 	{
 		ID:          "private_key",
 		Description: "PEM private key block (RSA, EC, DSA, OpenSSH, PKCS#8, encrypted PKCS#8, PGP).",
 		Keywords:    []string{"-----begin"},
-		Regexp:      regexp.MustCompile(`(?P<secret>-----BEGIN[ A-Z0-9]{0,30}PRIVATE KEY(?: BLOCK)?-----[A-Za-z0-9+/=\s\\:,.()'"-]+?-----END[ A-Z0-9]{0,30}PRIVATE KEY(?: BLOCK)?-----)`),
+		Regexp:      regexp.MustCompile(`(?P<secret>-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----[A-Za-z0-9+/=\s\\:,.()'"-]+?-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----)`),
 		Validate:    checkPrivateKey,
 		Confidence:  0.9,
 		Positives: []string{
@@ -573,6 +579,8 @@ var rules = compileRules([]Rule{
 			"«{pem:OPENSSH PRIVATE KEY}»",
 			"«{pem:PGP PRIVATE KEY BLOCK}»",
 			`const key = "«{pemjson:PRIVATE KEY}»"`,
+			// Legacy encrypted PEM, with RFC 1421 headers.
+			"«-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,{H:32}\n\n{b:64}\n{b:64}\n{b:44}==\n-----END RSA PRIVATE KEY-----»",
 		},
 		Negatives: []string{
 			"-----BEGIN PRIVATE KEY-----\n...\n-----END PRIVATE KEY-----",
@@ -600,7 +608,7 @@ var rules = compileRules([]Rule{
 			`eyJ{u:30}.{u:30}.{u:30}`,
 		},
 		anchored: true, span: jwtSpan,
-		alpha: alnumDash,
+		alpha: base64URLChars,
 	},
 	{
 		ID:          "warden_key",
@@ -619,10 +627,13 @@ var rules = compileRules([]Rule{
 		ID:          GenericSecret,
 		Description: "High-entropy value of 20 or more characters assigned to a name such as api_key, secret, token, password or auth (NAME = \"value\", NAME: value, \"name\": \"value\", NAME=value).",
 		Keywords:    []string{"key", "secret", "token", "pass", "pwd", "auth", "credential"},
+		// Quoted values are printable ASCII without spaces, so that a
+		// space or an invisible character ends a value as it ends a
+		// token.
 		Regexp: regexp.MustCompile(`(?i:(?P<name>[a-z0-9_.-]*(?:key|secret|token|pass(?:word|wd|phrase)?|pwd|auth|credential)[a-z0-9_.-]*))["']?[ \t]*(?::=|=>|=|:)[ \t]*` +
-			`(?:"(?P<secret>[\x21\x23-\x7e]{20,256})"|'(?P<secret>[\x21-\x26\x28-\x7e]{20,256})'|` +
-			"`(?P<secret>[\\x21-\\x5f\\x61-\\x7e]{20,256})`|" +
-			`(?i:bearer|token|basic)[ \t]+(?P<secret>[A-Za-z0-9+/=_.~-]{20,256})|(?P<secret>[A-Za-z0-9+/=_.~-]{20,256}))`),
+			`(?:"(?P<secret>[\x21\x23-\x7e]{20,})"|'(?P<secret>[\x21-\x26\x28-\x7e]{20,})'|` +
+			"`(?P<secret>[\\x21-\\x5f\\x61-\\x7e]{20,})`|" +
+			`(?i:bearer|token|basic)[ \t]+(?P<secret>[A-Za-z0-9+/=_.~-]{20,})|(?P<secret>[A-Za-z0-9+/=_.~-]{20,}))`),
 		Confidence: 0.5,
 		Positives: []string{
 			`DB_PASSWORD="«{A:24}»"`,
@@ -690,6 +701,10 @@ func compileRules(rs []Rule) []*Rule {
 				panic("detect: rule " + r.ID + ": keyword " + k + " is empty or not lower case")
 			}
 		}
+		if r.near {
+			r.runs, r.minLen, r.maxLen = secretShape(r.Regexp, r.alpha)
+		}
+		r.mergeLimit = mergeLimit(r)
 		out[i] = r
 	}
 	return out
@@ -717,4 +732,136 @@ func ruleByID(id string) *Rule {
 		}
 	}
 	return nil
+}
+
+// secretShape reports whether every secret re can match is made of bytes in
+// alpha, and the least and greatest length of one. It reads the parsed
+// expression rather than trusting a hand-kept copy of its shape.
+func secretShape(re *regexp.Regexp, alpha *[256]bool) (ok bool, lo, hi int) {
+	tree, err := syntax.Parse(re.String(), syntax.Perl)
+	if err != nil {
+		return false, 0, 0
+	}
+	lo, hi, ok = -1, 0, true
+	var walk func(*syntax.Regexp)
+	walk = func(n *syntax.Regexp) {
+		if n.Op == syntax.OpCapture && n.Name == "secret" {
+			l, h, within := shape(n.Sub[0], alpha)
+			ok = ok && within && h >= 0
+			if lo < 0 || l < lo {
+				lo = l
+			}
+			hi = max(hi, h)
+			return
+		}
+		for _, s := range n.Sub {
+			walk(s)
+		}
+	}
+	walk(tree)
+	return ok && lo > 0, lo, hi
+}
+
+// shape returns the least and greatest byte length of what n matches (hi
+// -1 if unbounded) and whether all its bytes are in alpha.
+func shape(n *syntax.Regexp, alpha *[256]bool) (lo, hi int, within bool) {
+	switch n.Op {
+	case syntax.OpLiteral:
+		for _, r := range n.Rune {
+			if r >= 0x80 || !alpha[r] || n.Flags&syntax.FoldCase != 0 && isLetter(byte(r)) && !alpha[r^0x20] {
+				return len(n.Rune), len(n.Rune), false
+			}
+		}
+		return len(n.Rune), len(n.Rune), true
+	case syntax.OpCharClass:
+		for i := 0; i < len(n.Rune); i += 2 {
+			if n.Rune[i+1] >= 0x80 {
+				return 1, 1, false
+			}
+			for r := n.Rune[i]; r <= n.Rune[i+1]; r++ {
+				if !alpha[r] {
+					return 1, 1, false
+				}
+			}
+		}
+		return 1, 1, true
+	case syntax.OpCapture:
+		return shape(n.Sub[0], alpha)
+	case syntax.OpConcat, syntax.OpAlternate:
+		within = true
+		for i, s := range n.Sub {
+			l, h, w := shape(s, alpha)
+			within = within && w
+			switch {
+			case n.Op == syntax.OpConcat:
+				lo += l
+				if hi >= 0 {
+					hi = add(hi, h)
+				}
+			case i == 0:
+				lo, hi = l, h
+			default:
+				lo = min(lo, l)
+				if hi >= 0 {
+					hi = maxLen(hi, h)
+				}
+			}
+		}
+		return lo, hi, within
+	case syntax.OpRepeat, syntax.OpStar, syntax.OpPlus, syntax.OpQuest:
+		l, h, w := shape(n.Sub[0], alpha)
+		least, most := n.Min, n.Max
+		switch n.Op {
+		case syntax.OpStar:
+			least, most = 0, -1
+		case syntax.OpPlus:
+			least, most = 1, -1
+		case syntax.OpQuest:
+			least, most = 0, 1
+		}
+		if most < 0 || h < 0 {
+			return l * least, -1, w
+		}
+		return l * least, h * most, w
+	default:
+		// Anything else (any character, anchors, empty matches) is
+		// outside what the run search handles.
+		return 0, -1, false
+	}
+}
+
+// add and maxLen combine upper bounds where -1 is unbounded.
+func add(a, b int) int {
+	if a < 0 || b < 0 {
+		return -1
+	}
+	return a + b
+}
+
+func maxLen(a, b int) int {
+	if a < 0 || b < 0 {
+		return -1
+	}
+	return max(a, b)
+}
+
+// mergeLimit returns how long a rule's windows may grow. Package regexp
+// matches short inputs with a backtracker several times faster than its
+// general machine, up to 256 Kibit of (instruction, position) pairs, so
+// windows stay under that for the rule's program; runs-searched rules
+// (see Rule.findRuns) do not run Regexp on the window and merge freely.
+// The figure only affects speed, never results.
+func mergeLimit(r *Rule) int {
+	if r.runs {
+		return 1 << 20
+	}
+	tree, err := syntax.Parse(r.Regexp.String(), syntax.Perl)
+	if err != nil {
+		return 256
+	}
+	prog, err := syntax.Compile(tree.Simplify())
+	if err != nil {
+		return 256
+	}
+	return min(max(256<<10/len(prog.Inst)-1, 256), 4<<10)
 }

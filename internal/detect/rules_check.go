@@ -85,7 +85,7 @@ func checkPrivateKey(block string) (ok, verified bool) {
 	}
 	label := block[len("-----BEGIN ") : 5+open]
 	body := block[5+open+5 : end]
-	if strings.Contains(body, "...") || strings.ContainsAny(body, "<>") || strings.Contains(strings.ToLower(body), "xxxxx") {
+	if strings.Contains(body, "...") || strings.ContainsAny(body, "<>") || strings.Contains(body, "xxxxx") || strings.Contains(body, "XXXXX") {
 		return false, false
 	}
 	b64 := make([]byte, 0, len(body))
@@ -171,11 +171,12 @@ func pgpSecretKeyPacket(b byte) bool {
 //   - URLs, file paths, placeholders, and values made only of words
 //     (production-database-password) are not secrets;
 //   - the value must mix at least two of upper case, lower case, digits
-//     and symbols, and have a Shannon entropy of at least 3.5 bits per
-//     byte (3.0 for hex-only values, whose alphabet caps them at 4.0).
-//     Random 20-character base62 strings average about 4.0 bits and
-//     random 20-digit hex about 3.6, while English words and identifiers
-//     of that length are mostly below.
+//     and symbols, and have a Shannon entropy of at least 3.1 bits per
+//     byte (2.6 for hex-only values, whose alphabet caps them at 4.0).
+//     Fewer than one random 20-character value in a thousand falls below
+//     that (lower-case letters and digits average 3.9 bits, hex 3.4);
+//     the entropy check mostly removes repetitive values, since the
+//     checks above are what tell words and code from keys.
 func acceptGeneric(c candidate) bool {
 	n, v := strings.ToLower(c.name), c.secret
 	if strings.Contains(n, "public") || strings.Contains(n, "publishable") {
@@ -207,19 +208,20 @@ func acceptGeneric(c candidate) bool {
 	if classes < 2 {
 		return false
 	}
-	min := 3.5
+	min := 3.1
 	if isHex(v) {
-		min = 3.0
+		min = 2.6
 	}
 	return ShannonEntropy(v) >= min
 }
 
-// notDigest rejects a value labelled as a hash, a checksum or a commit on
-// its line (md5: ..., sha256 ..., commit ...): context rules match hex and
-// base64 runs that digests share with keys.
-func notDigest(c candidate) bool {
+// notDigestOrID rejects a value that its line labels as something other
+// than a key: a hash, a checksum or a commit (md5: ..., sha256 ...), or an
+// identifier (tenant_id: ..., subscription ...). Context rules match bare
+// hex and base64 runs, which digests and IDs share with keys.
+func notDigestOrID(c candidate) bool {
 	b := strings.ToLower(c.before)
-	for _, w := range digestWords {
+	for _, w := range otherValueWords {
 		if strings.Contains(b, w) {
 			return false
 		}
@@ -227,7 +229,10 @@ func notDigest(c candidate) bool {
 	return true
 }
 
-var digestWords = []string{"md5", "sha", "digest", "checksum", "hash", "commit", "etag", "fingerprint", "integrity", "crc"}
+var otherValueWords = []string{
+	"md5", "sha", "digest", "checksum", "hash", "commit", "etag", "fingerprint", "integrity", "crc",
+	"uuid", "guid", "tenant", "subscription", "_id", "-id", " id", "id:", "id=",
+}
 
 // descriptiveSuffixes end names of things about a secret (its id, where it
 // lives, how long it is) rather than the secret itself.
@@ -347,15 +352,24 @@ func pemSpan(text string, start, end int) (window, bool) {
 	return window{start, min(len(text), end+i+len("-----END")+48)}, true
 }
 
-// jwtSpan covers the run of base64url characters and dots that starts at
-// the keyword, if it is long enough to be a token.
+// jwtSpan covers the token that starts at the keyword: base64url
+// characters up to its third dot or the end of the run, if that is long
+// enough to be a token. Stopping at the third dot keeps windows from
+// sliding along a long dotted run, one per "eyJ" in it.
 func jwtSpan(text string, start, end int) (window, bool) {
 	const maxJWT = 16 << 10
-	i := end
-	for limit := min(len(text), start+maxJWT); i < limit && (alnumDash[text[i]] || text[i] == '.'); i++ {
+	i, dots := end, 0
+	for limit := min(len(text), start+maxJWT); i < limit; i++ {
+		if c := text[i]; c == '.' {
+			if dots++; dots == 3 {
+				break
+			}
+		} else if !base64URLChars[c] {
+			break
+		}
 	}
 	// eyJ, 10 characters, a dot, 10 more, a dot and 16.
-	return window{start, i}, i-start >= 41
+	return window{start, i}, dots >= 2 && i-start >= 41
 }
 
 // assignmentSpan looks around a generic_secret keyword for the shape of an
@@ -412,4 +426,35 @@ func skipBlanks(s string, i int) int {
 		i++
 	}
 	return i
+}
+
+// serviceAccountSpan accepts the keyword only as the value of a "type"
+// member ("type": "service_account") and covers the object's private_key
+// member, looked for within 8 KiB after the keyword and then before it, up
+// to the END line of its PEM block.
+func serviceAccountSpan(text string, start, end int) (window, bool) {
+	if start == 0 || text[start-1] != '"' || end >= len(text) || text[end] != '"' {
+		return window{}, false
+	}
+	before := strings.TrimRight(text[max(0, start-64):start-1], " \t\r\n")
+	before, colon := strings.CutSuffix(before, ":")
+	if !colon || !strings.HasSuffix(strings.TrimRight(before, " \t\r\n"), `"type"`) {
+		return window{}, false
+	}
+	const reach = 8 << 10
+	k := strings.Index(text[end:min(len(text), end+reach)], `"private_key"`)
+	if k >= 0 {
+		k += end
+	} else {
+		lo := max(0, start-reach)
+		if k = strings.LastIndex(text[lo:start], `"private_key"`); k < 0 {
+			return window{}, false
+		}
+		k += lo
+	}
+	e := strings.Index(text[k:min(len(text), k+reach)], "-----END")
+	if e < 0 {
+		return window{}, false
+	}
+	return window{k, min(len(text), k+e+len("-----END")+48)}, true
 }

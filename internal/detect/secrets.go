@@ -90,7 +90,7 @@ func NewSecrets(opts SecretsOptions) Detector {
 		}
 	}
 	d.index = newKeywordIndex(kws)
-	d.scratch.New = func() any { return &secretsScratch{pending: make([]window, len(d.rules))} }
+	d.scratch.New = func() any { return &secretsScratch{pending: make([]ruleWindows, len(d.rules))} }
 	return d
 }
 
@@ -108,15 +108,21 @@ var _ Detector = (*secrets)(nil)
 // call on clean text allocates nothing.
 type secretsScratch struct {
 	hits    []hit
-	pending []window // per rule: the window waiting to be searched
+	pending []ruleWindows // per rule
 }
 
 // window is a span of the text a rule's regular expression runs on; the
 // zero window (end 0) is none.
 type window struct{ start, end int }
 
-// maxWindow bounds how far windows of one rule are merged.
-const maxWindow = 2 << 10
+// contains reports whether o lies within w.
+func (w window) contains(o window) bool {
+	return w.end > 0 && w.start <= o.start && o.end <= w.end
+}
+
+// ruleWindows are one rule's windows during a Detect call: the next to
+// search, still growing, and the last searched.
+type ruleWindows struct{ next, last window }
 
 // Detect implements [Detector].
 func (d *secrets) Detect(dst []Finding, text string) []Finding {
@@ -150,26 +156,32 @@ func (d *secrets) Detect(dst []Finding, text string) []Finding {
 				}
 			}
 			p := &pending[ri]
-			// Hits arrive in text order, so a rule's windows either
-			// overlap the pending one, and widen it, or come after it,
-			// and it can be searched. Windows stop growing at
-			// maxWindow: on short inputs regexp uses its backtracker,
-			// several times faster than its NFA. Overlapping windows
-			// searched apart can find a secret twice; tidy drops the
-			// copy.
-			if p.end > 0 && w.start <= p.end && w.end >= p.start && max(p.end, w.end)-min(p.start, w.start) <= maxWindow {
-				p.start, p.end = min(p.start, w.start), max(p.end, w.end)
+			// A window inside one already searched or about to be
+			// adds nothing: keywords repeated within a token ("eyJ"
+			// in a long base64url run) would otherwise search it
+			// once for each.
+			if p.next.contains(w) || p.last.contains(w) {
 				continue
 			}
-			if p.end > 0 {
-				dst = r.find(dst, text, *p)
+			// Hits arrive in text order, so a rule's windows either
+			// overlap the pending one, and widen it, or come after it,
+			// and it can be searched. Windows stop growing at the
+			// rule's mergeLimit. Overlapping windows searched apart
+			// can find a secret twice; tidy drops the copy.
+			if n := p.next; n.end > 0 && w.start <= n.end && w.end >= n.start && max(n.end, w.end)-min(n.start, w.start) <= r.mergeLimit {
+				p.next = window{min(n.start, w.start), max(n.end, w.end)}
+				continue
 			}
-			*p = w
+			if p.next.end > 0 {
+				dst = r.find(dst, text, p.next)
+				p.last = p.next
+			}
+			p.next = w
 		}
 	}
 	for ri, p := range pending {
-		if p.end > 0 {
-			dst = d.rules[ri].find(dst, text, p)
+		if p.next.end > 0 {
+			dst = d.rules[ri].find(dst, text, p.next)
 		}
 	}
 	return tidy(dst, base)
@@ -178,50 +190,100 @@ func (d *secrets) Detect(dst []Finding, text string) []Finding {
 // find appends the findings of r in the window w of text.
 func (r *Rule) find(dst []Finding, text string, w window) []Finding {
 	win := text[w.start:w.end]
-	if r.context != nil && !r.context.MatchString(win) {
-		return dst
+	if r.runs {
+		return r.findRuns(dst, text, w)
 	}
 	for _, m := range r.Regexp.FindAllStringSubmatchIndex(win, -1) {
-		s, e := -1, -1
-		for _, g := range r.secretGroups {
-			if m[2*g] >= 0 {
-				s, e = m[2*g], m[2*g+1]
-				break
-			}
-		}
-		if s < 0 || s == e {
-			continue
-		}
-		s, e = s+w.start, e+w.start
-		// The boundary is checked in the whole text: the window's edge
-		// may have cut a longer token.
-		if (s > 0 && r.leftAlpha[text[s-1]]) || (e < len(text) && r.alpha[text[e]]) {
-			continue
-		}
-		secret := text[s:e]
-		if !r.anyValue && IsPlaceholder(secret) {
-			continue
-		}
-		if r.MinEntropy > 0 && ShannonEntropy(secret) < r.MinEntropy {
-			continue
-		}
-		if r.accept != nil && !r.accept(r.candidate(text, win, m, s, e)) {
-			continue
-		}
-		ok, verified := true, false
-		if r.Validate != nil {
-			ok, verified = r.Validate(secret)
-		}
-		if !ok {
-			continue
-		}
-		conf := r.Confidence
-		if verified {
-			conf = max(conf, VerifiedConfidence)
-		}
-		dst = append(dst, Finding{Type: r.ID, Class: Secret, Start: s, End: e, Confidence: conf, Verified: verified})
+		dst = r.emit(dst, text, w, m)
 	}
 	return dst
+}
+
+// findRuns is find for rules whose secrets are made only of bytes in
+// alpha: such a secret, bounded by bytes outside alpha, is a whole run of
+// alpha bytes, so Regexp needs to see only the runs of a length it can
+// match. Context rules match bare runs (32 hex digits, 40 letters and
+// digits) whose regular expressions have no literal to search for; run
+// over whole windows, they would cost as much as all other rules together.
+func (r *Rule) findRuns(dst []Finding, text string, w window) []Finding {
+	// Runs longer than maxLen are passed over without being measured to
+	// their ends, so that each window costs its own length and no more,
+	// however long the run it sits in.
+	i := w.start
+	for k := 0; i > 0 && r.alpha[text[i-1]] && k <= r.maxLen; k++ {
+		i-- // back to the start of the run the window begins in
+	}
+	if i > 0 && r.alpha[text[i-1]] {
+		for i < w.end && r.alpha[text[i]] {
+			i++ // that run is too long
+		}
+	}
+	for i < w.end {
+		if !r.alpha[text[i]] {
+			i++
+			continue
+		}
+		j := i + 1
+		for j < len(text) && r.alpha[text[j]] && j-i <= r.maxLen {
+			j++
+		}
+		if j-i > r.maxLen {
+			for j < w.end && r.alpha[text[j]] {
+				j++
+			}
+			i = j
+			continue
+		}
+		if j-i >= r.minLen {
+			if m := r.Regexp.FindStringSubmatchIndex(text[i:j]); m != nil {
+				dst = r.emit(dst, text, window{i, j}, m)
+			}
+		}
+		i = j
+	}
+	return dst
+}
+
+// emit checks the match m in window w of text and appends it if it passes.
+func (r *Rule) emit(dst []Finding, text string, w window, m []int) []Finding {
+	s, e := -1, -1
+	for _, g := range r.secretGroups {
+		if m[2*g] >= 0 {
+			s, e = m[2*g], m[2*g+1]
+			break
+		}
+	}
+	if s < 0 || s == e {
+		return dst
+	}
+	s, e = s+w.start, e+w.start
+	// The boundary is checked in the whole text: the window's edge may
+	// have cut a longer token.
+	if (s > 0 && r.leftAlpha[text[s-1]]) || (e < len(text) && r.alpha[text[e]]) {
+		return dst
+	}
+	secret := text[s:e]
+	if !r.anyValue && IsPlaceholder(secret) {
+		return dst
+	}
+	if r.MinEntropy > 0 && ShannonEntropy(secret) < r.MinEntropy {
+		return dst
+	}
+	if r.accept != nil && !r.accept(r.candidate(text, text[w.start:w.end], m, s, e)) {
+		return dst
+	}
+	ok, verified := true, false
+	if r.Validate != nil {
+		ok, verified = r.Validate(secret)
+	}
+	if !ok {
+		return dst
+	}
+	conf := r.Confidence
+	if verified {
+		conf = max(conf, VerifiedConfidence)
+	}
+	return append(dst, Finding{Type: r.ID, Class: Secret, Start: s, End: e, Confidence: conf, Verified: verified})
 }
 
 // candidate describes the match m, whose secret is text[s:e], in the

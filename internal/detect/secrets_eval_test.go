@@ -16,13 +16,14 @@ import (
 // The labelled set testdata/secrets.jsonl holds documents with the secrets
 // in them marked by type and byte span, one JSON object a line:
 //
-//	{"id": "...", "text_rot13": "...", "findings": [{"type": "...", "start": 0, "end": 0}]}
+//	{"id": "...", "text": "...", "findings": [{"type": "...", "start": 0, "end": 0}]}
 //
 // It is generated from the rule table's examples, more contexts, and
 // hard negatives below, with a fixed seed, so its keys are fake but well
-// formed (checksums included). The text is stored ROT13-encoded, which
-// keeps byte offsets and hides the fake keys from secret scanners (and
-// push protection) that would otherwise flag the repository; decode with
+// formed (checksums included). Every string value (id, text, type) is
+// stored ROT13-encoded, which keeps byte offsets and hides the fake keys,
+// and the provider names next to them, from secret scanners (and push
+// protection) that would otherwise flag the repository; decode with
 // tr 'A-Za-z' 'N-ZA-Mn-za-m'. Regenerate after changing the rules with
 //
 //	go test ./internal/detect -run TestSecretsLabelledSet -update
@@ -47,7 +48,7 @@ func updating() bool {
 
 type labelledDoc struct {
 	ID       string  `json:"id"`
-	Text     string  `json:"text_rot13"`
+	Text     string  `json:"text"`
 	Findings []label `json:"findings"`
 }
 
@@ -114,10 +115,18 @@ var hardNegatives = []string{
 	"Run `ssh-keygen -t ed25519` to make a new private key.",
 	"session_timeout_seconds = 3600\nmax_tokens = 4096",
 	"md5: {h:32}  azure-cli-2.61.0.tar.gz",
+	"azure_tenant_id: {h:32}\nazure_subscription: {h:32}",
+	"AZURE_CLIENT_ID={h:32}",
 	"mistral-7b-instruct-v0.3 sha1 {h:40}",
 	"The deepseek-r1 paper and the deepseek-v3 report.",
 	"SKU-{d:8} ships together with SKU-{d:8}.",
 	"Laws and draws: {b:40} is just base64 in a sentence about jaws.",
+	`password_hash: "$2b$12${b:53}"`,
+	"secret_ref: projects/acme/secrets/db-password/versions/latest",
+	"api_key_env: OPENAI_API_KEY_PRODUCTION",
+	"auth_url: https://login.microsoftonline.com/{h:8}-{h:4}-{h:4}-{h:4}-{h:12}/oauth2/v2.0/token",
+	`secretKeyRef: {name: app-secrets, key: stripe-api-key}`,
+	"keyFunc: jwt.ParseWithClaims(tokenString, claims, keyFunc)",
 }
 
 // generateLabelledSet builds the set from the rule table and the lists
@@ -181,16 +190,24 @@ func rot13(s string) string {
 	return string(b)
 }
 
+// rot13Doc encodes or decodes the strings of d (ROT13 is its own
+// inverse).
+func rot13Doc(d labelledDoc) labelledDoc {
+	out := labelledDoc{ID: rot13(d.ID), Text: rot13(d.Text)}
+	for _, l := range d.Findings {
+		out.Findings = append(out.Findings, label{rot13(l.Type), l.Start, l.End})
+	}
+	return out
+}
+
 func encodeLabelledSet(tb testing.TB, docs []labelledDoc) []byte {
 	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
 	for _, d := range docs {
-		d.Text = rot13(d.Text)
-		line, err := json.Marshal(d)
-		if err != nil {
+		if err := enc.Encode(rot13Doc(d)); err != nil {
 			tb.Fatal(err)
 		}
-		buf.Write(line)
-		buf.WriteByte('\n')
 	}
 	return buf.Bytes()
 }
@@ -209,8 +226,7 @@ func readLabelledSet(tb testing.TB) []labelledDoc {
 		if err := json.Unmarshal(sc.Bytes(), &d); err != nil {
 			tb.Fatalf("%s line %d: %v", labelledSetPath, len(docs)+1, err)
 		}
-		d.Text = rot13(d.Text)
-		docs = append(docs, d)
+		docs = append(docs, rot13Doc(d))
 	}
 	if err := sc.Err(); err != nil {
 		tb.Fatal(err)

@@ -49,7 +49,13 @@ type Example struct {
 const maxLine = 4 << 20
 
 // Parse reads a dataset. Errors name the line.
-func Parse(r io.Reader) ([]Example, error) {
+func Parse(r io.Reader) ([]Example, error) { return parse(r, false) }
+
+// ParseRot13 reads a dataset whose every string value (text, types and
+// labels) is rot13-encoded, as the fake-key sets are stored.
+func ParseRot13(r io.Reader) ([]Example, error) { return parse(r, true) }
+
+func parse(r io.Reader, rot bool) ([]Example, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), maxLine)
 	var out []Example
@@ -58,7 +64,7 @@ func Parse(r io.Reader) ([]Example, error) {
 		if line == "" || strings.HasPrefix(line, "//") {
 			continue
 		}
-		ex, err := parseLine([]byte(line))
+		ex, err := parseLine([]byte(line), rot)
 		if err != nil {
 			return nil, fmt.Errorf("line %d: %w", n, err)
 		}
@@ -76,7 +82,7 @@ func Parse(r io.Reader) ([]Example, error) {
 	return out, nil
 }
 
-func parseLine(b []byte) (Example, error) {
+func parseLine(b []byte, rot bool) (Example, error) {
 	var raw struct {
 		Text     *string `json:"text"`
 		Rot13    *string `json:"text_rot13"`
@@ -98,6 +104,13 @@ func parseLine(b []byte) (Example, error) {
 	}
 	ex.Spans = append(raw.Spans, raw.Findings...)
 	ex.Label = raw.Label
+	if rot {
+		ex.Text = rot13(ex.Text)
+		ex.Label = rot13(ex.Label)
+		for i := range ex.Spans {
+			ex.Spans[i].Type = rot13(ex.Spans[i].Type)
+		}
+	}
 	switch ex.Label {
 	case "", "injection", "benign":
 	default:
@@ -177,7 +190,8 @@ type Options struct {
 	Threshold float64
 }
 
-// Run evaluates every example. A detected span counts as a true positive
+// Run evaluates every example. Overlapping detections are first resolved
+// to one (detect.Resolve), as the guard does. A detected span counts as a true positive
 // when it has the labelled type and overlaps the labelled span by at least
 // half of the longer of the two; each labelled span matches at most one
 // detection.
@@ -223,6 +237,9 @@ func Run(ctx context.Context, examples []Example, o Options) (*Report, error) {
 		for _, d := range o.Detectors {
 			found = d.Detect(found, ex.Text)
 		}
+		// Overlapping findings are merged as the guard merges them before
+		// acting, so one secret found twice counts once.
+		found = detect.Resolve(found)
 		used := make([]bool, len(ex.Spans))
 		for _, f := range found {
 			classOf[f.Type] = string(f.Class)

@@ -72,6 +72,16 @@ func TestRun(t *testing.T) {
 	}
 }
 
+func TestParseRot13(t *testing.T) {
+	exs, err := ParseRot13(strings.NewReader(`{"text":"znvy nnn@k.bet","spans":[{"start":5,"end":14,"type":"rznvy"}]}` + "\n" + `{"text":"uv","label":"oravta"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exs[0].Text != "mail aaa@x.org" || exs[0].Spans[0].Type != "email" || exs[1].Label != "benign" {
+		t.Errorf("decoded %+v", exs)
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	tests := []struct{ name, in, want string }{
 		{"empty", "\n\n", "no examples"},
