@@ -39,6 +39,9 @@ type Options struct {
 	Policy *Policy
 	// Guardrails validate requests and inspect prompts and answers.
 	Guardrails *Guardrails
+	// Observers are told of every finished call (audit, metrics,
+	// anomaly detection). Optional.
+	Observers []Observer
 	// TrustedProxies are peers whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
 	Logger         *slog.Logger
@@ -207,10 +210,14 @@ func (g *Gateway) edge(d Dialect, op provider.Op, h Handler) http.Handler {
 		r = r.WithContext(withScope(r.Context(), sc))
 		err := h.ServeHTTP(w, r)
 		if err == nil {
+			g.observe(sc, r.UserAgent(), nil)
 			return
 		}
 		e := apperr.From(err)
-		sc.Status = e.HTTPStatus()
+		if !sc.Started {
+			sc.Status = e.HTTPStatus()
+		}
+		defer g.observe(sc, r.UserAgent(), e)
 		level := slog.LevelInfo
 		if sc.Status >= 500 {
 			level = slog.LevelWarn
@@ -218,7 +225,7 @@ func (g *Gateway) edge(d Dialect, op provider.Op, h Handler) http.Handler {
 		attrs := []slog.Attr{
 			slog.String("request_id", sc.RequestID),
 			slog.String("code", string(e.Code)),
-			slog.Int("status", sc.Status),
+			slog.Int("status", e.HTTPStatus()),
 		}
 		if sc.Principal != nil {
 			attrs = append(attrs, slog.String("key_id", sc.Principal.KeyID))

@@ -52,6 +52,8 @@ type rigOptions struct {
 	Guard []guard.Policy
 	// Reply, if set, is every fake's reply (see providertest.Options).
 	Reply func(model, lastUser string) string
+	// Observers are passed to the gateway.
+	Observers []Observer
 }
 
 // rig is a real Gateway wired as internal/cli/dataplane.go wires it, with
@@ -209,6 +211,7 @@ func newRig(t testing.TB, o rigOptions) *rig {
 		TrustedProxies: o.TrustedProxies,
 		Logger:         logger,
 		Guardrails:     testGuardrails(t, o.Guard...),
+		Observers:      o.Observers,
 		Policy: &Policy{
 			Directory:    r.keys,
 			Limiter:      limit.NewMemory(limit.MemoryOptions{}),
