@@ -70,6 +70,17 @@ type Config struct {
 	// Guardrails decide what happens to personal data, secrets and prompt
 	// injection in requests and answers.
 	Guardrails Guardrails `yaml:"guardrails"`
+	// Metrics configures the Prometheus endpoint.
+	Metrics Metrics `yaml:"metrics"`
+}
+
+// Metrics configures /metrics on the main listener.
+type Metrics struct {
+	// Enabled serves /metrics. Default true.
+	Enabled bool `yaml:"enabled"`
+	// Token, if set, is required as "Authorization: Bearer <token>". It
+	// is a reference like provider keys: env://VAR or secret://NAME.
+	Token string `yaml:"token"`
 }
 
 // Guard actions, from least to most intrusive.
@@ -485,6 +496,7 @@ func Default() *Config {
 		}},
 		Budgets: Budgets{ReservationTTL: 15 * time.Minute},
 		Pricing: map[string]Price{},
+		Metrics: Metrics{Enabled: true},
 		Guardrails: Guardrails{
 			PII:       GuardClass{Action: "redact"},
 			Secrets:   GuardClass{Action: "block"},

@@ -173,6 +173,7 @@ func TestFullFile(t *testing.T) {
 			Teams:      map[string]GuardPolicy{"research": {Injection: GuardInjection{Action: "flag"}, Output: GuardOutput{PII: GuardClass{Action: "allow"}}}},
 			Keys:       map[string]GuardPolicy{"key_0123456789abcdef": {Secrets: GuardClass{Action: "redact"}}},
 		},
+		Metrics: Metrics{Enabled: true, Token: "env://METRICS_TOKEN"},
 	}
 	if !reflect.DeepEqual(cfg, wantCfg) {
 		t.Errorf("got\n%+v\nwant\n%+v", cfg, wantCfg)
@@ -198,8 +199,8 @@ func TestEveryEnvSettingIsDocumented(t *testing.T) {
 			t.Errorf("%s (%s) is not shown in testdata/full.yaml", name, s.path)
 		}
 	}
-	if len(EnvNames()) != 46 {
-		t.Errorf("got %d env settings, want 46: %v", len(EnvNames()), EnvNames())
+	if len(EnvNames()) != 48 {
+		t.Errorf("got %d env settings, want 48: %v", len(EnvNames()), EnvNames())
 	}
 }
 
@@ -474,7 +475,7 @@ models:
 `
 	_, err := Parse("w.yaml", []byte(yaml), nil)
 	checkProblems(t, err, []want{
-		{"w.yaml:2:1", "serverr", "unknown key (did you mean server?); allowed here: auth, budgets, data_dir, guardrails, keys, limits, log, models, pricing, providers, routing, server"},
+		{"w.yaml:2:1", "serverr", "unknown key (did you mean server?); allowed here: auth, budgets, data_dir, guardrails, keys, limits, log, metrics, models, pricing, providers, routing, server"},
 		{"w.yaml:5:3", "server.adr", "unknown key (did you mean addr?)"},
 		{"w.yaml:7:5", "server.tls.certfile", "unknown key (did you mean cert_file?); allowed here: cert_file, key_file, min_version, self_signed"},
 		{"w.yaml:10:3", "log.colour", "unknown key; allowed here: format, level"},

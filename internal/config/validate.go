@@ -110,6 +110,11 @@ func (v *validator) config(c *Config) {
 		v.price(name, c.Pricing[name])
 	}
 	v.guardrails(&c.Guardrails)
+	if t := c.Metrics.Token; t != "" {
+		if _, err := ParseRef(t); err != nil {
+			v.add("metrics.token", "must be a reference, env://VAR or secret://NAME, never the token itself")
+		}
+	}
 }
 
 // guardrails checks every guard policy: the defaults and each override.
