@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"math/big"
 	"net"
@@ -373,6 +374,23 @@ func TestGoSDK(t *testing.T) {
 	_, err = bad.Models.List(ctx)
 	if !asAPIError(err, &apiErr) || apiErr.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("bad key: %v", err)
+	}
+
+	// The calls above show in the Prometheus metrics, and no key does.
+	resp, err := http.Get(s.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	s.outputs = append(s.outputs, string(body))
+	for _, want := range []string{`warden_requests_total{`, `route="chat.completions"`, `warden_tokens_total{`, `code="invalid_api_key"`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(string(body), s.key) {
+		t.Error("/metrics shows a virtual key")
 	}
 	s.assertUpstreamSawOnlyRealKeys()
 	s.assertNoLeaks()

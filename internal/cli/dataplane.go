@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/wardenproject/warden/internal/apperr"
 	"github.com/wardenproject/warden/internal/auth"
 	"github.com/wardenproject/warden/internal/config"
 	"github.com/wardenproject/warden/internal/detect"
@@ -21,6 +23,7 @@ import (
 	"github.com/wardenproject/warden/internal/keys"
 	"github.com/wardenproject/warden/internal/limit"
 	"github.com/wardenproject/warden/internal/meter"
+	"github.com/wardenproject/warden/internal/monitor/metrics"
 	"github.com/wardenproject/warden/internal/provider"
 	"github.com/wardenproject/warden/internal/route"
 	"github.com/wardenproject/warden/internal/secret"
@@ -48,6 +51,8 @@ type dataPlane struct {
 	auth         auth.Authenticator
 	router       *route.Router
 	authThrottle *limit.AuthThrottle
+	// metrics counts every call; served at /metrics.
+	metrics *metrics.Metrics
 }
 
 // buildDataPlane wires providers, models, keys and the gateway from cfg.
@@ -164,7 +169,9 @@ func (a *app) buildDataPlane(ctx context.Context, cfg *config.Config, s *session
 		_ = usage.Close(context.Background())
 		return nil, err
 	}
+	m := metrics.New(metrics.Options{Models: router.Models(), Providers: sortedNames(cfg.Providers), Deployments: deploymentIDs(router), Version: Version})
 	gw, err := gateway.New(gateway.Options{
+		Observers:      []gateway.Observer{metricsObserver(m)},
 		Auth:           auth.Chain(openaiAuth...),
 		AnthropicAuth:  auth.Chain(anthropicAuth...),
 		Policy:         policy,
@@ -180,7 +187,7 @@ func (a *app) buildDataPlane(ctx context.Context, cfg *config.Config, s *session
 		_ = usage.Close(context.Background())
 		return nil, err
 	}
-	return &dataPlane{gateway: gw, keys: km, usage: usage,
+	return &dataPlane{gateway: gw, keys: km, usage: usage, metrics: m,
 		auth: auth.Chain(openaiAuth...), router: router, authThrottle: policy.AuthThrottle}, nil
 }
 
@@ -381,5 +388,59 @@ func guardPolicy(p config.GuardPolicy) guard.Policy {
 		Secrets:   class(p.Secrets),
 		Injection: guard.InjectionPolicy{Action: guard.Action(p.Injection.Action), Threshold: p.Injection.Threshold},
 		Output:    guard.OutputPolicy{PII: class(p.Output.PII), Secrets: class(p.Output.Secrets)},
+	}
+}
+
+// deploymentIDs lists every deployment of every model, for bounded
+// breaker-state labels.
+func deploymentIDs(r *route.Router) []string {
+	seen := map[string]bool{}
+	var ids []string
+	for _, m := range r.Models() {
+		for _, d := range r.Deployments(m) {
+			if !seen[d.ID] {
+				seen[d.ID] = true
+				ids = append(ids, d.ID)
+			}
+		}
+	}
+	return ids
+}
+
+// metricsObserver turns every finished call into metrics.
+func metricsObserver(m *metrics.Metrics) gateway.Observer {
+	return func(c gateway.Call) {
+		var err error
+		if c.Code != "" {
+			err = &apperr.Error{Code: c.Code}
+		}
+		m.ObserveRequest(metrics.Request{Route: c.Route, Model: c.Model, Provider: c.Provider, Status: c.Status, Err: err, Duration: c.Duration})
+		if c.Usage.Known {
+			model := cmp.Or(c.ServedModel, c.Model)
+			u := c.Usage
+			m.AddTokens(model, u.InputTokens, u.OutputTokens, u.CachedInputTokens)
+		}
+		if c.Cost > 0 {
+			m.AddCost(cmp.Or(c.ServedModel, c.Model), int64(c.Cost))
+		}
+		for _, v := range c.Verdicts {
+			m.GuardVerdict(string(v.Class), v.Type, string(v.Action))
+		}
+		for range c.Retries {
+			m.Retry(c.Provider)
+		}
+		for range c.Fallbacks {
+			m.Fallback(c.Model)
+		}
+		switch {
+		case c.RefusedLimit == "budget":
+			m.BudgetRefusal(metrics.Scope(c.RefusedScope))
+		case c.RefusedLimit != "":
+			m.RateLimitRefusal(metrics.Scope(c.RefusedScope), metrics.Limit(c.RefusedLimit))
+		case c.Code == apperr.Unauthenticated:
+			m.AuthFailure(metrics.AuthInvalid)
+		case c.Code == apperr.RateLimited && c.KeyID == "":
+			m.AuthBlock() // refused before authentication: the failed-auth throttle
+		}
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/wardenproject/warden/internal/config"
 	"github.com/wardenproject/warden/internal/gateway"
 	"github.com/wardenproject/warden/internal/route"
+	"github.com/wardenproject/warden/internal/vault"
 )
 
 func (a *app) serveCmd() *cobra.Command {
@@ -133,7 +134,20 @@ func (a *app) serve(ctx context.Context, cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
-	root := routes(health, adminAPI, dp.gateway)
+	metricsHandler := http.NotFoundHandler()
+	if cfg.Metrics.Enabled {
+		token := ""
+		if cfg.Metrics.Token != "" {
+			ref, _ := config.ParseRef(cfg.Metrics.Token) // checked by config.Validate
+			sec, err := vault.NewResolver(s.vault, a.lookup, 0, log).Resolve(ctx, ref.Scheme, ref.Name)
+			if err != nil {
+				return fmt.Errorf("metrics.token: %w", err)
+			}
+			token = sec.RevealString()
+		}
+		metricsHandler = dp.metrics.Handler(token)
+	}
+	root := routes(health, adminAPI, metricsHandler, dp.gateway)
 
 	minTLS := uint16(tls.VersionTLS12)
 	if cfg.Server.TLS.MinVersion == "1.3" {
@@ -167,11 +181,13 @@ func logLevel(s string) slog.Level {
 // http.ServeMux in front would answer paths with ".", ".." or "//"
 // segments with a redirect to the cleaned path, which can be another
 // route; the gateway and the admin API refuse them themselves.
-func routes(health, adminAPI, gw http.Handler) http.Handler {
+func routes(health, adminAPI, metrics, gw http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch p := r.URL.Path; {
 		case p == "/healthz" || p == "/readyz":
 			health.ServeHTTP(w, r)
+		case p == "/metrics":
+			metrics.ServeHTTP(w, r)
 		case p == "/admin" || strings.HasPrefix(p, "/admin/"):
 			adminAPI.ServeHTTP(w, r)
 		default:

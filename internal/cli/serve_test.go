@@ -16,7 +16,7 @@ func TestRoutesKeepUncleanPaths(t *testing.T) {
 			w.Header().Set("X-Path", r.URL.Path)
 		})
 	}
-	h := routes(mark("health"), mark("admin"), mark("gateway"))
+	h := routes(mark("health"), mark("admin"), mark("metrics"), mark("gateway"))
 	tests := []struct {
 		method, target, handler, path string
 	}{
@@ -33,6 +33,8 @@ func TestRoutesKeepUncleanPaths(t *testing.T) {
 		{"GET", "/admin/../v1/models", "admin", "/admin/../v1/models"},
 		{"GET", "/v1/../admin/v1/keys", "gateway", "/v1/../admin/v1/keys"},
 		{"GET", "/administrator", "gateway", "/administrator"},
+		{"GET", "/metrics", "metrics", "/metrics"},
+		{"GET", "/metrics/x", "gateway", "/metrics/x"},
 	}
 	for _, tt := range tests {
 		rec := httptest.NewRecorder()

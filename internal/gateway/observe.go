@@ -36,6 +36,9 @@ type Call struct {
 	Cost                    meter.Amount
 	Retries, Fallbacks      int
 	Verdicts                []guard.Verdict
+	// RefusedScope and RefusedLimit say which limit refused the call:
+	// scope key, user or team; limit rps, rpm, tpm, parallel or budget.
+	RefusedScope, RefusedLimit string
 }
 
 // Observer is told of every finished call, after the answer was written.
@@ -52,6 +55,7 @@ func (g *Gateway) observe(sc *Scope, userAgent string, e *apperr.Error) {
 		Model: sc.Model, ServedModel: sc.ServedModel, Provider: sc.Provider, Deployment: sc.Deployment,
 		Status: sc.Status, ClientIP: sc.ClientIP, UserAgent: userAgent, Stream: sc.Stream,
 		Usage: sc.Usage, Cost: sc.Cost, Retries: sc.Retries, Fallbacks: sc.Fallbacks, Verdicts: sc.Verdicts,
+		RefusedScope: sc.RefusedScope, RefusedLimit: sc.RefusedLimit,
 	}
 	if e != nil {
 		c.Code = e.Code

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -221,6 +222,8 @@ func (g *Gateway) admit(next Handler) Handler {
 			case err != nil:
 				return err
 			case refused >= 0:
+				key := checks[refused].Key
+				sc.RefusedScope, sc.RefusedLimit = key[:strings.IndexByte(key, ':')], key[strings.LastIndexByte(key, ':')+1:]
 				return &apperr.Error{Code: apperr.RateLimited, RetryAfter: results[refused].RetryAfter,
 					Message: fmt.Sprintf("rate limit reached: %s; retry after %s", checks[refused].Name, roundUp(results[refused].RetryAfter))}
 			}
@@ -236,6 +239,7 @@ func (g *Gateway) admit(next Handler) Handler {
 				return &apperr.Error{Code: apperr.Unavailable, RetryAfter: time.Second, Message: "rate limits are unavailable; try again shortly", Cause: err}
 			}
 			if !ok {
+				sc.RefusedScope, sc.RefusedLimit = a.kind, "parallel"
 				g.refundTokens(ctx, tokenChecks, checks)
 				return &apperr.Error{Code: apperr.RateLimited, RetryAfter: time.Second,
 					Message: fmt.Sprintf("too many calls in flight for %s (at most %d at once)", a.label, a.limits.MaxParallel)}
@@ -247,6 +251,9 @@ func (g *Gateway) admit(next Handler) Handler {
 		if len(budgets) > 0 {
 			res, err = pol.Budgets.Reserve(ctx, budgets, est.MaxCost)
 			if err != nil {
+				if apperr.CodeOf(err) == apperr.BudgetExceeded {
+					sc.RefusedScope, sc.RefusedLimit = refusingBudget(budgets, err), "budget"
+				}
 				g.refundTokens(ctx, tokenChecks, checks)
 				return err
 			}
@@ -459,4 +466,16 @@ func cachedGet[T any](c *cachedDirectory, m map[string]cachedEntry[T], name stri
 		c.mu.Unlock()
 	}
 	return v, err
+}
+
+// refusingBudget names the kind of account whose budget refused a call:
+// the refusal's message names the budget by its label.
+func refusingBudget(budgets []meter.AccountBudget, err error) string {
+	msg := apperr.From(err).Message
+	for _, b := range budgets {
+		if strings.Contains(msg, b.Label) {
+			return b.Account.Kind
+		}
+	}
+	return ""
 }

@@ -51,6 +51,10 @@ type Scope struct {
 	GuardPolicy guard.Policy
 	Pseudonyms  *guard.Pseudonyms
 	Verdicts    []guard.Verdict
+	// RefusedScope and RefusedLimit say which limit refused the call, if
+	// one did: scope key, user or team; limit rps, rpm, tpm, parallel or
+	// budget.
+	RefusedScope, RefusedLimit string
 	// WantsUsage is the caller's stream_options.include_usage.
 	WantsUsage bool
 
