@@ -72,6 +72,31 @@ type Config struct {
 	Guardrails Guardrails `yaml:"guardrails"`
 	// Metrics configures the Prometheus endpoint.
 	Metrics Metrics `yaml:"metrics"`
+	// Alerts configures anomaly responses and alert delivery.
+	Alerts Alerts `yaml:"alerts"`
+}
+
+// Alerts configures what happens when the anomaly detector sees misuse.
+type Alerts struct {
+	// Webhooks receive every alert as JSON signed with HMAC-SHA256 (see
+	// docs/monitoring.md), or as a Slack-compatible message.
+	Webhooks []Webhook `yaml:"webhooks"`
+	// Responses maps a rule (request_spike, token_spike, cost_spike,
+	// error_spike, new_ip_range, new_user_agent, guard_blocks,
+	// injection_attempts, off_hours, ...) to alert (the default) or
+	// suspend, which suspends the key until an admin resumes it. Never nil
+	// after Default, Load or Parse.
+	Responses map[string]string `yaml:"responses"`
+}
+
+// Webhook is one alert receiver.
+type Webhook struct {
+	// URL must be https, or http to a loopback address.
+	URL string `yaml:"url"`
+	// Secret signs the body: a reference, env://VAR or secret://NAME.
+	Secret string `yaml:"secret"`
+	// Format is json (default) or slack.
+	Format string `yaml:"format"`
 }
 
 // Metrics configures /metrics on the main listener.
@@ -497,6 +522,7 @@ func Default() *Config {
 		Budgets: Budgets{ReservationTTL: 15 * time.Minute},
 		Pricing: map[string]Price{},
 		Metrics: Metrics{Enabled: true},
+		Alerts:  Alerts{Responses: map[string]string{}},
 		Guardrails: Guardrails{
 			PII:       GuardClass{Action: "redact"},
 			Secrets:   GuardClass{Action: "block"},

@@ -174,6 +174,10 @@ func TestFullFile(t *testing.T) {
 			Keys:       map[string]GuardPolicy{"key_0123456789abcdef": {Secrets: GuardClass{Action: "redact"}}},
 		},
 		Metrics: Metrics{Enabled: true, Token: "env://METRICS_TOKEN"},
+		Alerts: Alerts{
+			Webhooks:  []Webhook{{URL: "https://hooks.example.com/warden", Secret: "secret://alert-webhook", Format: "json"}},
+			Responses: map[string]string{"injection_attempts": "suspend", "cost_spike": "alert"},
+		},
 	}
 	if !reflect.DeepEqual(cfg, wantCfg) {
 		t.Errorf("got\n%+v\nwant\n%+v", cfg, wantCfg)
@@ -475,7 +479,7 @@ models:
 `
 	_, err := Parse("w.yaml", []byte(yaml), nil)
 	checkProblems(t, err, []want{
-		{"w.yaml:2:1", "serverr", "unknown key (did you mean server?); allowed here: auth, budgets, data_dir, guardrails, keys, limits, log, metrics, models, pricing, providers, routing, server"},
+		{"w.yaml:2:1", "serverr", "unknown key (did you mean server?); allowed here: alerts, auth, budgets, data_dir, guardrails, keys, limits, log, metrics, models, pricing, providers, routing, server"},
 		{"w.yaml:5:3", "server.adr", "unknown key (did you mean addr?)"},
 		{"w.yaml:7:5", "server.tls.certfile", "unknown key (did you mean cert_file?); allowed here: cert_file, key_file, min_version, self_signed"},
 		{"w.yaml:10:3", "log.colour", "unknown key; allowed here: format, level"},

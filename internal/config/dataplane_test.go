@@ -205,6 +205,12 @@ models:
 			{"w.yaml:2:26", "guardrails.injection.threshold", "must be a number such as 0.8"},
 		}},
 		{"guardrails ok", "guardrails:\n  pii: {action: pseudonymize, types: {ipv4: allow}}\n  injection: {action: block, threshold: 0.9}\n  models:\n    gpt-4o: {secrets: {action: redact}}\n", nil, nil},
+		{"alerts", "alerts:\n  webhooks:\n    - {url: 'http://hooks.example.com/x', secret: plain-text, format: xml}\n  responses: {cost_spike: ban}\n", nil, []want{
+			{"w.yaml:3:13", "alerts.webhooks[0].url", "must use https"},
+			{"w.yaml:3:51", "alerts.webhooks[0].secret", "must be a reference"},
+			{"w.yaml:3:71", "alerts.webhooks[0].format", "must be json or slack"},
+			{"w.yaml:4:27", "alerts.responses.cost_spike", "must be alert or suspend"},
+		}},
 		{"routing and keys from env", "", []string{"WARDEN_ROUTING_MAX_RETRIES=20", "WARDEN_ROUTING_BACKOFF_MAX=1ms", "WARDEN_KEYS_POLL_INTERVAL=1m"}, []want{
 			{"WARDEN_ROUTING_MAX_RETRIES", "routing.max_retries", "must be from 0 (no retries) to 10"},
 			{"WARDEN_ROUTING_BACKOFF_MAX", "routing.backoff_max", "must be at least backoff_base"},

@@ -45,8 +45,9 @@ var envSettings = func() map[string]envSetting {
 			p := join(path, name)
 			idx := append(append([]int(nil), index...), i)
 			switch {
-			case f.Type.Kind() == reflect.Map:
-				// providers and models: file only.
+			case f.Type.Kind() == reflect.Map,
+				f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct:
+				// providers, models, lists of webhooks: file only.
 			case f.Type.Kind() == reflect.Struct && f.Type != durationType:
 				walk(f.Type, p, idx)
 			default:

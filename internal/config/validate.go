@@ -110,6 +110,27 @@ func (v *validator) config(c *Config) {
 		v.price(name, c.Pricing[name])
 	}
 	v.guardrails(&c.Guardrails)
+	for i, w := range c.Alerts.Webhooks {
+		path := fmt.Sprintf("alerts.webhooks[%d]", i)
+		u, err := url.Parse(w.URL)
+		switch {
+		case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+			v.add(path+".url", "must be an https URL")
+		case u.Scheme == "http" && !isLoopbackHost(u.Hostname()):
+			v.add(path+".url", "must use https; plain http is allowed only to a loopback address")
+		}
+		if _, err := ParseRef(w.Secret); err != nil {
+			v.add(path+".secret", "must be a reference, env://VAR or secret://NAME; webhooks are always signed")
+		}
+		if w.Format != "" && w.Format != "json" && w.Format != "slack" {
+			v.add(path+".format", "must be json or slack")
+		}
+	}
+	for _, rule := range sortedKeys(c.Alerts.Responses) {
+		if r := c.Alerts.Responses[rule]; r != "alert" && r != "suspend" {
+			v.add("alerts.responses."+rule, "must be alert or suspend")
+		}
+	}
 	if t := c.Metrics.Token; t != "" {
 		if _, err := ParseRef(t); err != nil {
 			v.add("metrics.token", "must be a reference, env://VAR or secret://NAME, never the token itself")
