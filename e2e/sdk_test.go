@@ -38,6 +38,9 @@ type stack struct {
 	dataDir      string
 	logs         *syncBuffer
 	outputs      []string
+	// canaries are further secrets (webhook secrets, ...) that must not
+	// leak either.
+	canaries []string
 }
 
 type syncBuffer struct {
@@ -92,8 +95,10 @@ func startStackWith(t *testing.T, extraProviders string) *stack {
 	return startStackConfig(t, extraProviders, "")
 }
 
-// startStackConfig is startStackWith with extra top-level configuration.
-func startStackConfig(t *testing.T, extraProviders, extraTop string) *stack {
+// startStackConfig is startStackWith with extra top-level configuration;
+// setup functions run before the server starts (to store secrets the
+// configuration refers to).
+func startStackConfig(t *testing.T, extraProviders, extraTop string, setup ...func(*stack)) *stack {
 	t.Helper()
 	s := &stack{t: t, openaiKey: canary(t, "sk-proj-"), anthropicKey: canary(t, "sk-ant-api03-"), dataDir: filepath.Join(t.TempDir(), "data"), logs: &syncBuffer{}}
 	s.openaiFake = providertest.NewControlled(providertest.Options{Key: s.openaiKey})
@@ -103,6 +108,9 @@ func startStackConfig(t *testing.T, extraProviders, extraTop string) *stack {
 
 	s.warden(s.openaiKey+"\n", "secrets", "set", "openai")
 	s.warden(s.anthropicKey+"\n", "secrets", "set", "anthropic")
+	for _, f := range setup {
+		f(s)
+	}
 	cfg := fmt.Sprintf(`
 providers:
   openai:    {type: openai,    base_url: %s/v1, api_key: secret://openai}
@@ -185,7 +193,7 @@ func (s *stack) assertNoLeaks(extra ...string) {
 	s.t.Helper()
 	outputs := append([]string{s.logs.String()}, s.outputs...)
 	outputs = append(outputs, extra...)
-	for _, k := range []string{s.openaiKey, s.anthropicKey} {
+	for _, k := range append([]string{s.openaiKey, s.anthropicKey}, s.canaries...) {
 		for i, o := range outputs {
 			if strings.Contains(o, k) {
 				s.t.Errorf("provider key leaked into output #%d", i)
@@ -203,7 +211,7 @@ func (s *stack) assertNoLeaks(extra ...string) {
 		if err != nil {
 			return err
 		}
-		for _, k := range []string{s.openaiKey, s.anthropicKey, s.key} {
+		for _, k := range append([]string{s.openaiKey, s.anthropicKey, s.key}, s.canaries...) {
 			if bytes.Contains(b, []byte(k)) {
 				s.t.Errorf("a key is stored in plaintext in %s", path)
 			}

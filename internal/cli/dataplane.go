@@ -23,6 +23,8 @@ import (
 	"github.com/wardenproject/warden/internal/keys"
 	"github.com/wardenproject/warden/internal/limit"
 	"github.com/wardenproject/warden/internal/meter"
+	"github.com/wardenproject/warden/internal/monitor/alert"
+	"github.com/wardenproject/warden/internal/monitor/anomaly"
 	"github.com/wardenproject/warden/internal/monitor/metrics"
 	"github.com/wardenproject/warden/internal/provider"
 	"github.com/wardenproject/warden/internal/route"
@@ -53,6 +55,10 @@ type dataPlane struct {
 	authThrottle *limit.AuthThrottle
 	// metrics counts every call; served at /metrics.
 	metrics *metrics.Metrics
+	// detector watches calls for misuse; alerts stores and delivers what
+	// it raises. Both are closed at shutdown.
+	detector *anomaly.Detector
+	alerts   *alert.Dispatcher
 }
 
 // buildDataPlane wires providers, models, keys and the gateway from cfg.
@@ -160,8 +166,13 @@ func (a *app) buildDataPlane(ctx context.Context, cfg *config.Config, s *session
 		openaiAuth = append(openaiAuth, oidc)
 		anthropicAuth = append(anthropicAuth, oidc)
 	}
-	policy, usage, err := buildPolicy(cfg, s, km, log)
+	alerts, detector, err := a.buildMonitor(ctx, cfg, s, km, log)
 	if err != nil {
+		return nil, err
+	}
+	policy, usage, err := buildPolicy(cfg, s, km, log, detector)
+	if err != nil {
+		alerts.Close(context.Background())
 		return nil, err
 	}
 	guardrails, err := buildGuardrails(cfg.Guardrails)
@@ -171,7 +182,7 @@ func (a *app) buildDataPlane(ctx context.Context, cfg *config.Config, s *session
 	}
 	m := metrics.New(metrics.Options{Models: router.Models(), Providers: sortedNames(cfg.Providers), Deployments: deploymentIDs(router), Version: Version})
 	gw, err := gateway.New(gateway.Options{
-		Observers:      []gateway.Observer{metricsObserver(m)},
+		Observers:      []gateway.Observer{metricsObserver(m), anomalyObserver(detector)},
 		Auth:           auth.Chain(openaiAuth...),
 		AnthropicAuth:  auth.Chain(anthropicAuth...),
 		Policy:         policy,
@@ -187,7 +198,7 @@ func (a *app) buildDataPlane(ctx context.Context, cfg *config.Config, s *session
 		_ = usage.Close(context.Background())
 		return nil, err
 	}
-	return &dataPlane{gateway: gw, keys: km, usage: usage, metrics: m,
+	return &dataPlane{gateway: gw, keys: km, usage: usage, metrics: m, alerts: alerts, detector: detector,
 		auth: auth.Chain(openaiAuth...), router: router, authThrottle: policy.AuthThrottle}, nil
 }
 
@@ -198,7 +209,7 @@ const directoryTTL = time.Second
 // buildPolicy wires what the admission stage enforces: rate and
 // concurrency limits in memory, budgets and usage in the store, the price
 // table with its overrides, and the failed-authentication throttle.
-func buildPolicy(cfg *config.Config, s *session, km *keys.Manager, log *slog.Logger) (*gateway.Policy, *meter.Recorder, error) {
+func buildPolicy(cfg *config.Config, s *session, km *keys.Manager, log *slog.Logger, detector *anomaly.Detector) (*gateway.Policy, *meter.Recorder, error) {
 	prices, err := pricingTable(cfg, s)
 	if err != nil {
 		return nil, nil, err
@@ -207,9 +218,9 @@ func buildPolicy(cfg *config.Config, s *session, km *keys.Manager, log *slog.Log
 		Ledger:         s.db,
 		ReservationTTL: cfg.Budgets.ReservationTTL,
 		OnThreshold: func(e meter.ThresholdEvent) {
-			// Alerts deliver these once they exist; until then the log does.
 			log.Warn("budget threshold reached", "account", e.Label, "percent", e.Percent,
 				"spent", e.Spent.String(), "limit", e.Limit.String(), "period", string(e.Period))
+			detector.BudgetThreshold(e.Account.String(), e.Label, e.Percent, int64(e.Spent), int64(e.Limit))
 		},
 	})
 	if err != nil {
@@ -442,5 +453,68 @@ func metricsObserver(m *metrics.Metrics) gateway.Observer {
 		case c.Code == apperr.RateLimited && c.KeyID == "":
 			m.AuthBlock() // refused before authentication: the failed-auth throttle
 		}
+	}
+}
+
+// buildMonitor wires alert delivery (the store and the configured
+// webhooks, whose secrets are resolved now) and the anomaly detector,
+// whose suspend response suspends keys through the key manager.
+func (a *app) buildMonitor(ctx context.Context, cfg *config.Config, s *session, km *keys.Manager, log *slog.Logger) (*alert.Dispatcher, *anomaly.Detector, error) {
+	res := vault.NewResolver(s.vault, a.lookup, 0, log)
+	hooks := make([]alert.Webhook, 0, len(cfg.Alerts.Webhooks))
+	for i, w := range cfg.Alerts.Webhooks {
+		ref, err := config.ParseRef(w.Secret)
+		if err != nil {
+			return nil, nil, fmt.Errorf("alerts.webhooks[%d].secret: %w", i, err)
+		}
+		sec, err := res.Resolve(ctx, ref.Scheme, ref.Name)
+		if err != nil {
+			return nil, nil, fmt.Errorf("alerts.webhooks[%d].secret: %w", i, err)
+		}
+		format := alert.FormatJSON
+		if w.Format == "slack" {
+			format = alert.FormatSlack
+		}
+		hooks = append(hooks, alert.Webhook{Name: fmt.Sprintf("webhook %d", i), URL: w.URL, Secret: sec, Format: format})
+	}
+	dispatcher, err := alert.New(alert.Options{Store: s.db, Webhooks: hooks, Logger: log})
+	if err != nil {
+		return nil, nil, fmt.Errorf("alerts: %w", err)
+	}
+	responses := map[anomaly.Rule]anomaly.Response{}
+	for rule, r := range cfg.Alerts.Responses {
+		responses[anomaly.Rule(rule)] = anomaly.Response(r)
+	}
+	detector, err := anomaly.New(anomaly.Config{
+		Sink:      dispatcher,
+		Logger:    log,
+		Responses: responses,
+		Suspend: func(ctx context.Context, keyID, reason string) error {
+			log.Warn("suspending key after an alert", "key_id", keyID, "reason", reason)
+			return km.Suspend(ctx, keyID)
+		},
+	})
+	if err != nil {
+		_ = dispatcher.Close(context.Background())
+		return nil, nil, fmt.Errorf("alerts.responses: %w", err)
+	}
+	return dispatcher, detector, nil
+}
+
+// anomalyObserver feeds every finished call to the anomaly detector.
+func anomalyObserver(d *anomaly.Detector) gateway.Observer {
+	return func(c gateway.Call) {
+		ev := anomaly.Event{
+			Time: c.Time, KeyID: c.KeyID, Team: c.Team, ClientIP: c.ClientIP, UserAgent: c.UserAgent,
+			Status: c.Status, Tokens: c.Usage.InputTokens + c.Usage.OutputTokens, Cost: int64(c.Cost),
+			AuthFailed:   c.Code == apperr.Unauthenticated,
+			GuardBlocked: c.Code == apperr.ContentBlocked || c.Code == apperr.PromptInjection,
+		}
+		for _, v := range c.Verdicts {
+			if v.Class == guard.ClassInjection && v.Action != guard.Allow {
+				ev.Injection = true
+			}
+		}
+		d.Observe(ev)
 	}
 }

@@ -107,6 +107,15 @@ func (a *app) serve(ctx context.Context, cfg *config.Config) error {
 	keysDone := make(chan struct{})
 	go func() { defer close(keysDone); dp.keys.Run(ctx) }()
 	defer func() { <-keysDone }()
+	// Alerts still queued are stored and sent before the store closes.
+	defer func() {
+		dp.detector.Close()
+		flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := dp.alerts.Close(flushCtx); err != nil {
+			log.Error("alerts not all delivered", "reason", err.Error())
+		}
+	}()
 	// Usage records still queued are written before the store closes.
 	defer func() {
 		flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
