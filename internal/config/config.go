@@ -74,6 +74,23 @@ type Config struct {
 	Metrics Metrics `yaml:"metrics"`
 	// Alerts configures anomaly responses and alert delivery.
 	Alerts Alerts `yaml:"alerts"`
+	// Audit configures the tamper-evident audit log.
+	Audit Audit `yaml:"audit"`
+}
+
+// Audit configures the audit log.
+type Audit struct {
+	// QueuePolicy is what happens when records arrive faster than they
+	// are written and the queue is full: block (the default; the request
+	// waits, and is refused with 503 if room does not come) or drop (the
+	// record is counted, logged and alerted on).
+	QueuePolicy string `yaml:"queue_policy"`
+	// QueueSize bounds the records waiting to be written: 100 to 1000000,
+	// default 10000.
+	QueueSize int `yaml:"queue_size"`
+	// Retention is how long records are kept; warden audit prune removes
+	// older ones up to a signed checkpoint. Default 90d.
+	Retention time.Duration `yaml:"retention"`
 }
 
 // Alerts configures what happens when the anomaly detector sees misuse.
@@ -523,6 +540,7 @@ func Default() *Config {
 		Pricing: map[string]Price{},
 		Metrics: Metrics{Enabled: true},
 		Alerts:  Alerts{Responses: map[string]string{}},
+		Audit:   Audit{QueuePolicy: "block", QueueSize: 10000, Retention: 90 * 24 * time.Hour},
 		Guardrails: Guardrails{
 			PII:       GuardClass{Action: "redact"},
 			Secrets:   GuardClass{Action: "block"},

@@ -178,6 +178,7 @@ func TestFullFile(t *testing.T) {
 			Webhooks:  []Webhook{{URL: "https://hooks.example.com/warden", Secret: "secret://alert-webhook", Format: "json"}},
 			Responses: map[string]string{"injection_attempts": "suspend", "cost_spike": "alert"},
 		},
+		Audit: Audit{QueuePolicy: "drop", QueueSize: 50000, Retention: 30 * 24 * time.Hour},
 	}
 	if !reflect.DeepEqual(cfg, wantCfg) {
 		t.Errorf("got\n%+v\nwant\n%+v", cfg, wantCfg)
@@ -203,8 +204,8 @@ func TestEveryEnvSettingIsDocumented(t *testing.T) {
 			t.Errorf("%s (%s) is not shown in testdata/full.yaml", name, s.path)
 		}
 	}
-	if len(EnvNames()) != 48 {
-		t.Errorf("got %d env settings, want 48: %v", len(EnvNames()), EnvNames())
+	if len(EnvNames()) != 51 {
+		t.Errorf("got %d env settings, want 51: %v", len(EnvNames()), EnvNames())
 	}
 }
 
@@ -479,7 +480,7 @@ models:
 `
 	_, err := Parse("w.yaml", []byte(yaml), nil)
 	checkProblems(t, err, []want{
-		{"w.yaml:2:1", "serverr", "unknown key (did you mean server?); allowed here: alerts, auth, budgets, data_dir, guardrails, keys, limits, log, metrics, models, pricing, providers, routing, server"},
+		{"w.yaml:2:1", "serverr", "unknown key (did you mean server?); allowed here: alerts, audit, auth, budgets, data_dir, guardrails, keys, limits, log, metrics, models, pricing, providers, routing, server"},
 		{"w.yaml:5:3", "server.adr", "unknown key (did you mean addr?)"},
 		{"w.yaml:7:5", "server.tls.certfile", "unknown key (did you mean cert_file?); allowed here: cert_file, key_file, min_version, self_signed"},
 		{"w.yaml:10:3", "log.colour", "unknown key; allowed here: format, level"},

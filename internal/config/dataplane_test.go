@@ -374,7 +374,7 @@ func TestRoutingKeysEnv(t *testing.T) {
 	if want := (Keys{PollInterval: 100 * time.Millisecond, RotateGrace: 5 * time.Minute}); cfg.Keys != want {
 		t.Errorf("keys: got %+v, want %+v", cfg.Keys, want)
 	}
-	_, err = Parse("", nil, []string{"WARDEN_ROUTING_MAX_RETRIES=three", "WARDEN_KEYS_ROTATE_GRACE=1d", "WARDEN_ROUTING_RETRIES=1"})
+	_, err = Parse("", nil, []string{"WARDEN_ROUTING_MAX_RETRIES=three", "WARDEN_KEYS_ROTATE_GRACE=1 day", "WARDEN_ROUTING_RETRIES=1"})
 	checkProblems(t, err, []want{
 		{"WARDEN_ROUTING_MAX_RETRIES", "routing.max_retries", "must be a whole number, like 3"},
 		{"WARDEN_KEYS_ROTATE_GRACE", "keys.rotate_grace", "must be a duration"},

@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // envPrefix starts every variable Warden reads.
@@ -119,9 +118,9 @@ func (d *decoder) setEnv(s envSetting, val string, v reflect.Value) {
 	d.src[s.path] = s.name
 	switch {
 	case v.Type() == durationType:
-		dur, err := time.ParseDuration(strings.TrimSpace(val))
+		dur, err := parseDuration(strings.TrimSpace(val))
 		if err != nil {
-			fail("must be a duration like 30s, 1m30s or 500ms (units ns, us, ms, s, m, h)")
+			fail("must be a duration like 30s, 1m30s, 500ms or 90d (units ns, us, ms, s, m, h, d)")
 			return
 		}
 		v.SetInt(int64(dur))

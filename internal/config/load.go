@@ -394,12 +394,12 @@ func (d *decoder) duration(n, r *yaml.Node, path string) (time.Duration, bool) {
 	if r.Kind == yaml.ScalarNode {
 		switch r.ShortTag() {
 		case "!!str", "!!int", "!!float":
-			if dur, err := time.ParseDuration(r.Value); err == nil {
+			if dur, err := parseDuration(r.Value); err == nil {
 				return dur, true
 			}
 		}
 	}
-	d.add(n, path, "must be a duration like 30s, 1m30s or 500ms (units ns, us, ms, s, m, h)")
+	d.add(n, path, "must be a duration like 30s, 1m30s, 500ms or 90d (units ns, us, ms, s, m, h, d)")
 	return 0, false
 }
 
@@ -732,4 +732,16 @@ func checkName(mapPath, name string) string {
 		}
 	}
 	return ""
+}
+
+// parseDuration is time.ParseDuration that also takes whole days ("90d"),
+// the unit retention periods are written in.
+func parseDuration(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err == nil && n >= 0 && n <= 36500 {
+			return time.Duration(n) * 24 * time.Hour, nil
+		}
+	}
+	return time.ParseDuration(s)
 }

@@ -131,6 +131,15 @@ func (v *validator) config(c *Config) {
 			v.add("alerts.responses."+rule, "must be alert or suspend")
 		}
 	}
+	if p := c.Audit.QueuePolicy; p != "block" && p != "drop" {
+		v.add("audit.queue_policy", "must be block or drop")
+	}
+	if n := c.Audit.QueueSize; n < 100 || n > 1_000_000 {
+		v.add("audit.queue_size", "must be from 100 to 1000000; the default is 10000")
+	}
+	if r := c.Audit.Retention; r < 24*time.Hour {
+		v.add("audit.retention", "must be at least 1d; the default is 90d")
+	}
 	if t := c.Metrics.Token; t != "" {
 		if _, err := ParseRef(t); err != nil {
 			v.add("metrics.token", "must be a reference, env://VAR or secret://NAME, never the token itself")
