@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wardenproject/warden/internal/apperr"
+	"github.com/wardenproject/warden/internal/audit"
 	"github.com/wardenproject/warden/internal/auth"
 	"github.com/wardenproject/warden/internal/config"
 	"github.com/wardenproject/warden/internal/detect"
@@ -59,6 +60,9 @@ type dataPlane struct {
 	// it raises. Both are closed at shutdown.
 	detector *anomaly.Detector
 	alerts   *alert.Dispatcher
+	// audit records every call; Close writes the queue and a final
+	// signed checkpoint.
+	audit *audit.Writer
 }
 
 // buildDataPlane wires providers, models, keys and the gateway from cfg.
@@ -181,8 +185,19 @@ func (a *app) buildDataPlane(ctx context.Context, cfg *config.Config, s *session
 		return nil, err
 	}
 	m := metrics.New(metrics.Options{Models: router.Models(), Providers: sortedNames(cfg.Providers), Deployments: deploymentIDs(router), Version: Version})
+	signer, err := auditSigner(ctx, s.vault)
+	if err != nil {
+		return nil, fmt.Errorf("audit signing key: %w", err)
+	}
+	auditLog, err := audit.NewWriter(audit.WriterOptions{
+		Store: s.db, Signer: signer, QueueSize: cfg.Audit.QueueSize, Policy: audit.Policy(cfg.Audit.QueuePolicy), Logger: log,
+		OnDrop: func() { m.AuditDropped(1) },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
 	gw, err := gateway.New(gateway.Options{
-		Observers:      []gateway.Observer{metricsObserver(m), anomalyObserver(detector)},
+		Observers:      []gateway.Observer{auditObserver(auditLog, log), metricsObserver(m), anomalyObserver(detector)},
 		Auth:           auth.Chain(openaiAuth...),
 		AnthropicAuth:  auth.Chain(anthropicAuth...),
 		Policy:         policy,
@@ -198,7 +213,7 @@ func (a *app) buildDataPlane(ctx context.Context, cfg *config.Config, s *session
 		_ = usage.Close(context.Background())
 		return nil, err
 	}
-	return &dataPlane{gateway: gw, keys: km, usage: usage, metrics: m, alerts: alerts, detector: detector,
+	return &dataPlane{gateway: gw, keys: km, usage: usage, metrics: m, alerts: alerts, detector: detector, audit: auditLog,
 		auth: auth.Chain(openaiAuth...), router: router, authThrottle: policy.AuthThrottle}, nil
 }
 
@@ -516,5 +531,31 @@ func anomalyObserver(d *anomaly.Detector) gateway.Observer {
 			}
 		}
 		d.Observe(ev)
+	}
+}
+
+// auditObserver writes one audit record per finished call. With the block
+// policy a full queue makes the request's goroutine wait for room (the
+// answer is already written, so backpressure is what block can do here);
+// a record that still finds no room is counted and logged by the writer.
+func auditObserver(w *audit.Writer, log *slog.Logger) gateway.Observer {
+	return func(c gateway.Call) {
+		rec := audit.Record{
+			Time: c.Time, RequestID: c.RequestID, Kind: audit.KindCall, Action: c.Route,
+			Principal: audit.Principal{User: c.User, Team: c.Team, Role: c.Role}, KeyID: c.KeyID,
+			UserAgent: c.UserAgent, Route: c.Route, Model: cmp.Or(c.ServedModel, c.Model),
+			Provider: c.Provider, Deployment: c.Deployment, Status: c.Status, Reason: string(c.Code),
+			Latency: c.Duration, TokensIn: c.Usage.InputTokens, TokensOut: c.Usage.OutputTokens,
+			Cost: int64(c.Cost), Retries: c.Retries, Fallbacks: c.Fallbacks,
+		}
+		if c.ClientIP.IsValid() {
+			rec.ClientIP = c.ClientIP.String()
+		}
+		for _, v := range c.Verdicts {
+			rec.Verdicts = append(rec.Verdicts, audit.Verdict{Class: string(v.Class), Type: v.Type, Action: string(v.Action), Count: int64(v.Count)})
+		}
+		if err := w.Log(context.Background(), rec); err != nil {
+			log.Error("audit record not written", "request_id", c.RequestID, "reason", err.Error())
+		}
 	}
 }

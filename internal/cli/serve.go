@@ -107,6 +107,15 @@ func (a *app) serve(ctx context.Context, cfg *config.Config) error {
 	keysDone := make(chan struct{})
 	go func() { defer close(keysDone); dp.keys.Run(ctx) }()
 	defer func() { <-keysDone }()
+	// Audit records still queued are written, with a final signed
+	// checkpoint, before the store closes.
+	defer func() {
+		flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := dp.audit.Close(flushCtx); err != nil {
+			log.Error("audit records not all written", "reason", err.Error())
+		}
+	}()
 	// Alerts still queued are stored and sent before the store closes.
 	defer func() {
 		dp.detector.Close()

@@ -86,24 +86,24 @@ func NewSigner(t testing.TB) *audit.Ed25519Signer {
 	return s
 }
 
-// Clock is a clock tests move by hand.
-type Clock struct {
+// fakeClock is a clock tests move by hand.
+type fakeClock struct {
 	mu  sync.Mutex
 	now time.Time
 }
 
-// NewClock returns a clock reading start.
-func NewClock(start time.Time) *Clock { return &Clock{now: start} }
+// newClock returns a clock reading start.
+func newClock(start time.Time) *fakeClock { return &fakeClock{now: start} }
 
 // Now returns the clock's time.
-func (c *Clock) Now() time.Time {
+func (c *fakeClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.now
 }
 
 // Advance moves the clock on by d.
-func (c *Clock) Advance(d time.Duration) {
+func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
@@ -509,7 +509,7 @@ func testPrune(t *testing.T, s audit.Store) {
 	}
 }
 
-func newWriter(t *testing.T, s audit.Store, signer audit.Signer, clock *Clock, opts audit.WriterOptions) *audit.Writer {
+func newWriter(t *testing.T, s audit.Store, signer audit.Signer, clock *fakeClock, opts audit.WriterOptions) *audit.Writer {
 	t.Helper()
 	opts.Store, opts.Signer, opts.Now = s, signer, clock.Now
 	w, err := audit.NewWriter(opts)
@@ -519,7 +519,7 @@ func newWriter(t *testing.T, s audit.Store, signer audit.Signer, clock *Clock, o
 	return w
 }
 
-func logN(t *testing.T, w *audit.Writer, first, n int, clock *Clock) {
+func logN(t *testing.T, w *audit.Writer, first, n int, clock *fakeClock) {
 	t.Helper()
 	for i := range n {
 		if err := w.Log(t.Context(), Sample(first+i, clock.Now())); err != nil {
@@ -529,7 +529,7 @@ func logN(t *testing.T, w *audit.Writer, first, n int, clock *Clock) {
 }
 
 func testWriterChainsAndSigns(t *testing.T, s audit.Store) {
-	signer, clock := NewSigner(t), NewClock(t0)
+	signer, clock := NewSigner(t), newClock(t0)
 	w := newWriter(t, s, signer, clock, audit.WriterOptions{CheckpointEvery: 1000, BatchSize: 100})
 	logN(t, w, 0, 2500, clock)
 	if err := w.Close(t.Context()); err != nil {
@@ -570,7 +570,7 @@ func testWriterChainsAndSigns(t *testing.T, s audit.Store) {
 }
 
 func testWriterRestart(t *testing.T, s audit.Store) {
-	signer, clock := NewSigner(t), NewClock(t0)
+	signer, clock := NewSigner(t), newClock(t0)
 	for round := range 3 {
 		w := newWriter(t, s, signer, clock, audit.WriterOptions{})
 		logN(t, w, 10*round, 10, clock)
@@ -589,7 +589,7 @@ func testWriterRestart(t *testing.T, s audit.Store) {
 }
 
 func testConcurrentWriters(t *testing.T, s audit.Store) {
-	signer, clock := NewSigner(t), NewClock(t0)
+	signer, clock := NewSigner(t), newClock(t0)
 	ws := []*audit.Writer{
 		newWriter(t, s, signer, clock, audit.WriterOptions{BatchSize: 7, CheckpointEvery: 50}),
 		newWriter(t, s, signer, clock, audit.WriterOptions{BatchSize: 13, CheckpointEvery: 50}),
@@ -626,7 +626,7 @@ func testConcurrentWriters(t *testing.T, s audit.Store) {
 }
 
 func testPruneKeepsVerifiable(t *testing.T, s audit.Store) {
-	signer, clock := NewSigner(t), NewClock(t0)
+	signer, clock := NewSigner(t), newClock(t0)
 	// Three writers' lives a day apart, each closing with a checkpoint.
 	for day := range 3 {
 		w := newWriter(t, s, signer, clock, audit.WriterOptions{})
