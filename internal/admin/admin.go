@@ -1,5 +1,5 @@
 // Package admin serves Warden's admin REST API under /admin/v1: keys,
-// teams, users, providers and usage, for the CLI's remote use, the web UI
+// teams, users, providers, usage, the audit log and alerts, for the CLI's remote use, the web UI
 // and scripts.
 //
 // Callers authenticate as on the data plane, with a virtual key or an OIDC
@@ -23,9 +23,11 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/wardenproject/warden/internal/audit"
 	"github.com/wardenproject/warden/internal/auth"
 	"github.com/wardenproject/warden/internal/keys"
 	"github.com/wardenproject/warden/internal/meter"
+	"github.com/wardenproject/warden/internal/monitor/alert"
 	"github.com/wardenproject/warden/internal/secret"
 )
 
@@ -65,6 +67,17 @@ type UsageQuerier interface {
 	UsageSummary(ctx context.Context, q meter.UsageQuery) ([]meter.UsageRow, error)
 }
 
+// AuditReader reads the audit log. Every audit.Reader satisfies it.
+type AuditReader interface {
+	AuditRecords(ctx context.Context, q audit.Query) ([]audit.Record, error)
+}
+
+// AlertLister lists stored alerts, newest first. Every alert.Store
+// satisfies it.
+type AlertLister interface {
+	ListAlerts(ctx context.Context, since time.Time, limit int) ([]alert.Alert, error)
+}
+
 // AuthThrottle slows down and blocks addresses that keep failing
 // authentication. *limit.AuthThrottle satisfies it; the server shares one
 // with the data plane, so that guessing keys here counts there too.
@@ -79,6 +92,8 @@ var (
 	_ TeamService  = (*keys.Manager)(nil)
 	_ UserService  = (*keys.Manager)(nil)
 	_ UsageQuerier = meter.UsageStore(nil)
+	_ AuditReader  = audit.Reader(nil)
+	_ AlertLister  = alert.Store(nil)
 )
 
 // ProviderInfo describes a configured upstream provider for
@@ -124,6 +139,10 @@ type Options struct {
 	Users UserService
 	// Usage answers usage queries.
 	Usage UsageQuerier
+	// Audit reads the audit log for GET /admin/v1/audit.
+	Audit AuditReader
+	// Alerts lists alerts for GET /admin/v1/alerts.
+	Alerts AlertLister
 	// Providers lists the configured providers; it is called on every
 	// GET /admin/v1/providers, so that breaker states are current.
 	Providers func() []ProviderInfo
@@ -157,7 +176,8 @@ func New(o Options) (http.Handler, error) {
 		absent bool
 	}{
 		{"Auth", o.Auth == nil}, {"AuthThrottle", o.AuthThrottle == nil}, {"Keys", o.Keys == nil},
-		{"Teams", o.Teams == nil}, {"Users", o.Users == nil}, {"Usage", o.Usage == nil}, {"Providers", o.Providers == nil},
+		{"Teams", o.Teams == nil}, {"Users", o.Users == nil}, {"Usage", o.Usage == nil}, {"Audit", o.Audit == nil},
+		{"Alerts", o.Alerts == nil}, {"Providers", o.Providers == nil},
 	} {
 		if f.absent {
 			missing = append(missing, errors.New("admin API: no "+f.name+" given"))

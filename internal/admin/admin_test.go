@@ -27,7 +27,7 @@ import (
 func TestNewRefusesMissingDependencies(t *testing.T) {
 	r := newRig(t)
 	full := Options{Auth: auth.VirtualKeys{Keys: r.km}, AuthThrottle: &limit.AuthThrottle{}, Keys: r.km, Teams: r.km, Users: r.km,
-		Usage: r.usage, Providers: func() []ProviderInfo { return nil }}
+		Usage: r.usage, Audit: r.audit, Alerts: r.alerts, Providers: func() []ProviderInfo { return nil }}
 	if _, err := New(full); err != nil {
 		t.Fatalf("complete options refused: %v", err)
 	}
@@ -38,6 +38,8 @@ func TestNewRefusesMissingDependencies(t *testing.T) {
 		"Teams":        func(o *Options) { o.Teams = nil },
 		"Users":        func(o *Options) { o.Users = nil },
 		"Usage":        func(o *Options) { o.Usage = nil },
+		"Audit":        func(o *Options) { o.Audit = nil },
+		"Alerts":       func(o *Options) { o.Alerts = nil },
 		"Providers":    func(o *Options) { o.Providers = nil },
 	} {
 		o := full
@@ -566,7 +568,7 @@ func TestChangesAreLogged(t *testing.T) {
 	var logs bytes.Buffer
 	r := newRig(t)
 	h, err := New(Options{Auth: auth.VirtualKeys{Keys: r.km}, AuthThrottle: mustThrottle(t), Keys: r.km, Teams: r.km, Users: r.km,
-		Usage: r.usage, Providers: func() []ProviderInfo { return nil }, Now: r.clock.Now,
+		Usage: r.usage, Audit: r.audit, Alerts: r.alerts, Providers: func() []ProviderInfo { return nil }, Now: r.clock.Now,
 		Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		t.Fatal(err)

@@ -92,6 +92,33 @@ func FuzzUsageQuery(f *testing.F) {
 	})
 }
 
+// FuzzAuditQuery feeds arbitrary query strings to the audit parser: it
+// must not panic, must refuse with 400, and must give a valid query with
+// a page size in range when it accepts.
+func FuzzAuditQuery(f *testing.F) {
+	for _, s := range []string{"", "since=7d&until=1h", "kind=call&action=key.create&key=key_0000000000000000", "limit=1000",
+		"limit=0", "after_seq=9223372036854775807", "after_seq=-1", "kind=x", "kind=call&kind=call", "since=1h&until=2h"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		v, err := url.ParseQuery(raw)
+		if err != nil {
+			return
+		}
+		q, err := parseAuditQuery(v, t0)
+		if err != nil {
+			var ae *apperr.Error
+			if !errors.As(err, &ae) || ae.HTTPStatus() != 400 {
+				t.Fatalf("%q: %v", raw, err)
+			}
+			return
+		}
+		if err := q.Check(); err != nil || q.Limit < 1 || q.Limit > maxAuditLimit {
+			t.Fatalf("%q: accepted an invalid query (limit %d): %v", raw, q.Limit, err)
+		}
+	})
+}
+
 // FuzzMatch feeds arbitrary paths to the router: it must not panic, and a
 // match must be a route whose parameters are single, non-empty segments.
 func FuzzMatch(f *testing.F) {

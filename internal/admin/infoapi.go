@@ -112,17 +112,8 @@ var usageParams = []string{"by", "since", "until", "key", "team", "user"}
 // parseUsageQuery reads a usage query from URL parameters. Unknown and
 // repeated parameters are refused, as unknown body fields are.
 func parseUsageQuery(v url.Values, now time.Time) (meter.UsageQuery, error) {
-	for name, vals := range v {
-		if !slices.Contains(usageParams, name) {
-			if len(name) > 64 || strings.Contains(name, keys.Prefix) {
-				return meter.UsageQuery{}, apperr.New(apperr.Invalid, "unknown query parameter; use by, since, until, key, team and user")
-			}
-			return meter.UsageQuery{}, &apperr.Error{Code: apperr.Invalid, Param: name,
-				Message: "unknown query parameter " + strconv.Quote(name) + "; use by, since, until, key, team and user"}
-		}
-		if len(vals) > 1 {
-			return meter.UsageQuery{}, &apperr.Error{Code: apperr.Invalid, Param: name, Message: name + " is given more than once"}
-		}
+	if err := checkParams(v, usageParams); err != nil {
+		return meter.UsageQuery{}, err
 	}
 	q := meter.UsageQuery{By: meter.GroupBy(v.Get("by")), KeyID: v.Get("key"), Team: v.Get("team"), User: v.Get("user")}
 	if q.By == "" {
@@ -146,6 +137,38 @@ func parseUsageQuery(v url.Values, now time.Time) (meter.UsageQuery, error) {
 		return q, apperr.Wrap(apperr.Invalid, "until is before since", err)
 	}
 	return q, nil
+}
+
+// checkParams refuses query parameters not in known, and any given more
+// than once. A name that is long or looks like a key is not repeated: it
+// may be a key pasted in the wrong place.
+func checkParams(v url.Values, known []string) error {
+	use := "; use " + strings.Join(known[:len(known)-1], ", ") + " and " + known[len(known)-1]
+	for name, vals := range v {
+		if !slices.Contains(known, name) {
+			if len(name) > 64 || strings.Contains(name, keys.Prefix) {
+				return apperr.New(apperr.Invalid, "unknown query parameter"+use)
+			}
+			return &apperr.Error{Code: apperr.Invalid, Param: name, Message: "unknown query parameter " + strconv.Quote(name) + use}
+		}
+		if len(vals) > 1 {
+			return &apperr.Error{Code: apperr.Invalid, Param: name, Message: name + " is given more than once"}
+		}
+	}
+	return nil
+}
+
+// parseLimit reads the count parameter name: def when absent, else a
+// whole number from 1 to most.
+func parseLimit(v url.Values, name string, def, most int) (int, error) {
+	if !v.Has(name) {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v.Get(name))
+	if err != nil || n < 1 || n > most {
+		return 0, &apperr.Error{Code: apperr.Invalid, Param: name, Message: name + ": use a whole number from 1 to " + strconv.Itoa(most)}
+	}
+	return n, nil
 }
 
 // errTimeBound explains the forms a time bound takes, without repeating

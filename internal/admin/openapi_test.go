@@ -4,6 +4,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/wardenproject/warden/internal/audit"
+	"github.com/wardenproject/warden/internal/monitor/alert"
 )
 
 // TestOpenAPIDocumentIsValid loads the embedded document and validates it
@@ -109,5 +113,40 @@ func TestOpenAPIServed(t *testing.T) {
 	rec := r.do(req{method: "GET", path: "/admin/v1/openapi.yaml"})
 	if rec.Code != 200 || rec.Body.String() != string(OpenAPI()) || !strings.Contains(rec.Header().Get("Content-Type"), "yaml") {
 		t.Fatalf("status %d, type %q", rec.Code, rec.Header().Get("Content-Type"))
+	}
+}
+
+// TestOpenAPIAuditAndAlertShapes sends audit and alert responses with
+// every optional part filled (verdicts, a payload, a cursor, an
+// acknowledged alert with observed text) through the document's
+// validator, which fails the test on any mismatch.
+func TestOpenAPIAuditAndAlertShapes(t *testing.T) {
+	r := newRig(t)
+	r.appendAudit(audit.Record{Time: t0, RequestID: "full", Kind: audit.KindCall, Action: "chat.completions", KeyID: r.id("user"),
+		Principal: audit.Principal{User: "uma", Team: "ml", Role: "user"}, ClientIP: "192.0.2.1", UserAgent: "curl/8", Route: "/v1/chat/completions",
+		Model: "gpt-4o", Provider: "openai", Deployment: "openai/gpt-4o#0", Status: 200, Latency: 1500 * time.Millisecond,
+		TokensIn: 10, TokensOut: 5, Cost: 3000, Verdicts: []audit.Verdict{{Class: "pii", Type: "email", Action: "redact", Count: 2}},
+		Retries: 1, Fallbacks: 1, Payload: `{"messages":"[EMAIL]"}`})
+	r.saveAlert(alert.Alert{ID: "acked", Subject: alert.Subject{Kind: alert.SubjectIP, ID: "198.51.100.0/24"}}, t0)
+	if err := r.alerts.AckAlert(t.Context(), "acked", t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	r.saveAlert(alert.Alert{ID: "text", Subject: alert.Subject{Kind: alert.SubjectKeyPrefix, ID: "wdn_x"},
+		Observed: alert.Observation{Metric: "user_agent", Text: "curl/8"}}, t0)
+
+	for _, q := range []struct {
+		as, path, want string
+	}{
+		{"auditor", "/admin/v1/audit?after_seq=6", `"class":"pii"`},
+		{"auditor", "/admin/v1/audit?limit=1", `"next_after_seq":1`},
+		{"user", "/admin/v1/audit?limit=1&kind=call", `"next_after_seq":1`},
+		{"auditor", "/admin/v1/audit?limit=1&after_seq=7", `"next_after_seq":null`},
+		{"admin", "/admin/v1/alerts?since=0m", `"acked_at":"2026-03-10T12:01:00Z"`},
+		{"manager", "/admin/v1/alerts", `"data":[`},
+	} {
+		rec := r.do(req{method: "GET", path: q.path, as: q.as})
+		if rec.Code != 200 || !strings.Contains(rec.Body.String(), q.want) {
+			t.Errorf("%s %s: %d, want %s in %s", q.as, q.path, rec.Code, q.want, rec.Body.String())
+		}
 	}
 }

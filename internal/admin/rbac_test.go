@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/wardenproject/warden/internal/monitor/alert"
 )
 
 // The callers of the RBAC matrix, in the order of matrixCase.want.
@@ -172,7 +174,40 @@ var matrix = []matrixCase{
 		visible: map[string][]string{"admin": {"ops"}, "auditor": {"ops"}, "user": {}}},
 	{route: "GET /admin/v1/usage", path: "/admin/v1/usage?by=user&user=oscar", want: [5]int{ok200, ok200, denied, ok200, unauth},
 		visible: map[string][]string{"admin": {"oscar"}, "auditor": {"oscar"}, "manager": {}}},
+
+	// The audit log, seen as request ids. Managers see what their team
+	// did, users what they did themselves.
+	{route: "GET /admin/v1/audit", path: "/admin/v1/audit", want: [5]int{ok200, ok200, ok200, ok200, unauth},
+		visible: map[string][]string{
+			"admin":   allAudit,
+			"auditor": allAudit,
+			"manager": {"a1", "a2", "a5", "a6"},
+			"user":    {"a1", "a6"},
+		}},
+	{route: "GET /admin/v1/audit", path: "/admin/v1/audit?since=1d&kind=call", want: [5]int{ok200, ok200, ok200, ok200, unauth},
+		visible: map[string][]string{
+			"admin":   {"a1", "a2", "a3", "a5"},
+			"auditor": {"a1", "a2", "a3", "a5"},
+			"manager": {"a1", "a2", "a5"},
+			"user":    {"a1"},
+		}},
+	{route: "GET /admin/v1/audit", path: "/admin/v1/audit?key=<ops-user>", want: [5]int{ok200, ok200, ok200, ok200, unauth},
+		visible: map[string][]string{"admin": {"a3"}, "auditor": {"a3"}, "manager": {}, "user": {}}},
+	{route: "GET /admin/v1/audit", path: "/admin/v1/audit?kind=login", want: [5]int{bad, bad, bad, bad, unauth}},
+
+	// Alerts, seen as alert ids. Managers see those about their team and
+	// its keys; users none.
+	{route: "GET /admin/v1/alerts", path: "/admin/v1/alerts", want: [5]int{ok200, ok200, denied, ok200, unauth},
+		visible: map[string][]string{
+			"admin":   allAlerts,
+			"auditor": allAlerts,
+			"manager": {"ml-team", "uma-key"},
+		}},
+	{route: "GET /admin/v1/alerts", path: "/admin/v1/alerts?limit=1001", want: [5]int{bad, bad, denied, bad, unauth}},
 }
+
+var allAudit = []string{"a1", "a2", "a3", "a4", "a5", "a6"}
+var allAlerts = []string{"ml-team", "uma-key", "ops-key", "address", "ops-team"}
 
 // TestRBACMatrix tries every route as every role and as nobody, and
 // compares the status, and for lists what each caller sees, with the
@@ -267,6 +302,18 @@ func (r *rig) visible(t *testing.T, route string, body []byte) []string {
 		mustJSON(t, body, &u)
 		for _, row := range u.Rows {
 			out = append(out, row.Group)
+		}
+	case "GET /admin/v1/audit":
+		var p auditPage
+		mustJSON(t, body, &p)
+		for _, rec := range p.Records {
+			out = append(out, rec.RequestID)
+		}
+	case "GET /admin/v1/alerts":
+		var l list[alert.Alert]
+		mustJSON(t, body, &l)
+		for _, a := range l.Data {
+			out = append(out, a.ID)
 		}
 	default:
 		t.Fatalf("no list in %s", route)

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,11 +26,14 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/legacy"
 
+	"github.com/wardenproject/warden/internal/audit"
 	"github.com/wardenproject/warden/internal/auth"
 	"github.com/wardenproject/warden/internal/keys"
 	"github.com/wardenproject/warden/internal/keys/keystest"
 	"github.com/wardenproject/warden/internal/limit"
 	"github.com/wardenproject/warden/internal/meter"
+	"github.com/wardenproject/warden/internal/monitor/alert"
+	"github.com/wardenproject/warden/internal/monitor/alert/alerttest"
 	"github.com/wardenproject/warden/internal/secret"
 )
 
@@ -79,6 +83,9 @@ var specRouter = sync.OnceValues(func() (routers.Router, error) {
 //	keys:  admin (ann), auditor (aud), manager (mia, ml), user (uma, ml),
 //	       uma-admin (uma, ml, role admin), ml-svc (ml, no user),
 //	       ops-user (oscar, ops)
+//	audit: a1..a5 an hour ago, made by uma, mia, oscar, ann and ml-svc;
+//	       a6 by uma, 90 days ago (see newRigWith)
+//	alerts: about team ml, key user, key ops-user, an address, team ops
 //
 // Every response goes through the OpenAPI document's validator, and is
 // kept for the secret checks in checkSecrets.
@@ -88,6 +95,8 @@ type rig struct {
 	store  *keystest.Memory
 	km     *keys.Manager
 	usage  *meter.MemoryUsageStore
+	audit  *audit.MemoryStore
+	alerts *alerttest.Memory
 	pepper []byte
 	h      http.Handler
 	// Providers is what GET /admin/v1/providers reports.
@@ -118,6 +127,7 @@ func newRig(t *testing.T) *rig { return newRigWith(t, rigOptions{}) }
 func newRigWith(t *testing.T, o rigOptions) *rig {
 	t.Helper()
 	r := &rig{t: t, clock: newClock(), store: keystest.NewMemory(), usage: meter.NewMemoryUsageStore(),
+		audit: audit.NewMemoryStore(), alerts: alerttest.NewMemory(),
 		ids: map[string]string{}, secrets: map[string]string{}}
 	r.pepper = bytes.Repeat([]byte("pepper-for-admin-tests-"), 2)
 	var err error
@@ -160,6 +170,31 @@ func newRigWith(t *testing.T, o rigOptions) *rig {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	hour := t0.Add(-time.Hour)
+	r.appendAudit(
+		audit.Record{Time: hour, RequestID: "a1", Kind: audit.KindCall, Action: "chat.completions", KeyID: r.ids["user"],
+			Principal: audit.Principal{User: "uma", Team: "ml", Role: "user"}, Status: 200, Model: "gpt-4o"},
+		audit.Record{Time: hour, RequestID: "a2", Kind: audit.KindCall, Action: "chat.completions", KeyID: r.ids["manager"],
+			Principal: audit.Principal{User: "mia", Team: "ml", Role: "manager"}, Status: 200},
+		audit.Record{Time: hour, RequestID: "a3", Kind: audit.KindCall, Action: "chat.completions", KeyID: r.ids["ops-user"],
+			Principal: audit.Principal{User: "oscar", Team: "ops", Role: "user"}, Status: 429, Reason: "rate_limit_exceeded"},
+		audit.Record{Time: hour, RequestID: "a4", Kind: audit.KindAdmin, Action: "key.create", KeyID: r.ids["admin"],
+			Principal: audit.Principal{User: "ann", Role: "admin"}, Status: 201, Target: r.ids["ml-svc"]},
+		audit.Record{Time: hour, RequestID: "a5", Kind: audit.KindCall, Action: "embeddings", KeyID: r.ids["ml-svc"],
+			Principal: audit.Principal{Team: "ml", Role: "user"}, Status: 200},
+	)
+	// Appended last but older: seq order is not time order.
+	r.appendAudit(audit.Record{Time: t0.Add(-90 * 24 * time.Hour), RequestID: "a6", Kind: audit.KindCall, Action: "chat.completions",
+		KeyID: r.ids["user"], Principal: audit.Principal{User: "uma", Team: "ml", Role: "user"}, Status: 200})
+	for _, al := range []alert.Alert{
+		{ID: "ml-team", Subject: alert.Subject{Kind: alert.SubjectTeam, ID: "ml"}},
+		{ID: "uma-key", Subject: alert.Subject{Kind: alert.SubjectKey, ID: r.ids["user"]}},
+		{ID: "ops-key", Subject: alert.Subject{Kind: alert.SubjectKey, ID: r.ids["ops-user"]}},
+		{ID: "address", Subject: alert.Subject{Kind: alert.SubjectIP, ID: "203.0.113.9"}},
+		{ID: "ops-team", Subject: alert.Subject{Kind: alert.SubjectTeam, ID: "ops"}},
+	} {
+		r.saveAlert(al, hour)
+	}
 	r.providers = []ProviderInfo{{Name: "openai", Type: "openai", Host: "api.openai.com", Keys: 2, Models: []string{"gpt-4o"},
 		Deployments: []DeploymentInfo{{ID: "openai/gpt-4o#0", Model: "gpt-4o", Breaker: "closed"}}},
 		{Name: "local", Type: "http", Host: "127.0.0.1:9000", Deployments: []DeploymentInfo{{ID: "local/x#0", Model: "x"}}}}
@@ -179,7 +214,7 @@ func newRigWith(t *testing.T, o rigOptions) *rig {
 		}
 	}
 	r.h, err = New(Options{Auth: authn, AuthThrottle: throttle, Keys: r.km, Teams: r.km, Users: r.km, Usage: r.usage,
-		Providers: func() []ProviderInfo { return r.providers }, TrustedProxies: o.trusted, Now: r.clock.Now})
+		Audit: r.audit, Alerts: r.alerts, Providers: func() []ProviderInfo { return r.providers }, TrustedProxies: o.trusted, Now: r.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,6 +237,37 @@ func (r *rig) addKey(s keys.Spec) keys.Key {
 	r.ids[s.Name] = k.ID
 	r.secrets[s.Name] = string(sec.Reveal())
 	return k
+}
+
+// appendAudit chains recs onto the rig's audit log, as the audit writer
+// would, so that seqs and hashes are real.
+func (r *rig) appendAudit(recs ...audit.Record) {
+	r.t.Helper()
+	err := r.audit.AppendAudit(context.Background(), func(t audit.Tail) (audit.Batch, error) {
+		out := slices.Clone(recs)
+		seq, prev := t.Seq, t.Hash
+		for i := range out {
+			seq++
+			out[i].Seq, out[i].PrevHash = seq, prev
+			out[i].Hash = out[i].ComputeHash()
+			prev = out[i].Hash
+		}
+		return audit.Batch{Records: out}, nil
+	})
+	if err != nil {
+		r.t.Fatalf("append audit records: %v", err)
+	}
+}
+
+// saveAlert stores a, filled in with what every alert needs, at time at.
+func (r *rig) saveAlert(a alert.Alert, at time.Time) {
+	r.t.Helper()
+	a.Time, a.Rule, a.Severity, a.Response = at, "test-rule", alert.Warning, alert.ResponseAlert
+	a.Message = "alert about " + a.Subject.String()
+	a.Observed = alert.Observation{Metric: "requests_per_minute", Value: 120}
+	if err := r.alerts.SaveAlert(context.Background(), a); err != nil {
+		r.t.Fatalf("save alert %s: %v", a.ID, err)
+	}
 }
 
 // id returns the id of the rig's key name.

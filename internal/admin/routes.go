@@ -117,6 +117,12 @@ var routeTable = []route{
 
 	{method: http.MethodGet, pattern: "/admin/v1/providers", op: "listProviders", action: "list providers", grants: grants{all, all, none, all}},
 	{method: http.MethodGet, pattern: "/admin/v1/usage", op: "getUsage", action: "read usage", grants: grants{all, team, own, all}},
+
+	// The audit log: managers read the records their team's members made,
+	// users their own.
+	{method: http.MethodGet, pattern: "/admin/v1/audit", op: "listAudit", action: "read the audit log", grants: grants{all, team, own, all}},
+	// Managers see the alerts about their team and its keys.
+	{method: http.MethodGet, pattern: "/admin/v1/alerts", op: "listAlerts", action: "list alerts", grants: grants{all, team, none, all}},
 }
 
 // handlers binds each operation to its code. It is apart from routeTable
@@ -148,6 +154,8 @@ var handlers = map[string]func(*api, *call) error{
 
 	"listProviders": (*api).listProviders,
 	"getUsage":      (*api).usage,
+	"listAudit":     (*api).listAudit,
+	"listAlerts":    (*api).listAlerts,
 }
 
 // compiledRoutes is routeTable ready for matching. Building it panics on

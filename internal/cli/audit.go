@@ -575,3 +575,49 @@ recorded in the audit log.`,
 		"delete records older than this: a duration back from now (90d, 720h) or an RFC 3339 time")
 	return cmd
 }
+
+// recordCLI writes one audit record for a command that changed something
+// (a key, a secret, a team, a user, the price table): who ran it on this
+// machine, which command, on what. The record goes through a short-lived
+// writer so that it is chained and checkpointed like the server's. A
+// failure to audit is reported on stderr, not hidden; the change itself
+// has already happened.
+func (a *app) recordCLI(ctx context.Context, s *session, cmd *cobra.Command, target string) {
+	ctx = context.WithoutCancel(ctx)
+	err := func() error {
+		signer, err := auditSigner(ctx, s.vault)
+		if err != nil {
+			return err
+		}
+		w, err := audit.NewWriter(audit.WriterOptions{Store: s.db, Signer: signer, Logger: a.cliLogger()})
+		if err != nil {
+			return err
+		}
+		operator := a.env["USER"]
+		if operator == "" {
+			operator = "unknown"
+		}
+		action := strings.ReplaceAll(strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" "), " ", ".")
+		rec := audit.Record{
+			Time: time.Now(), Kind: audit.KindCLI, Action: action, Target: target, Status: 0,
+			Principal: audit.Principal{User: operator, Role: "operator"},
+		}
+		if err := w.Log(ctx, rec); err != nil {
+			_ = w.Close(ctx)
+			return err
+		}
+		return w.Close(ctx)
+	}()
+	if err != nil {
+		fmt.Fprintf(cmd.ErrOrStderr(), "warden: the change was made but not written to the audit log: %v\n", err)
+	}
+}
+
+// mutating reports whether a command changes state (and so is audited).
+func mutating(cmd *cobra.Command) bool {
+	switch cmd.Name() {
+	case "create", "update", "revoke", "rotate", "suspend", "resume", "rm", "set", "import", "rotate-master", "prune":
+		return true
+	}
+	return false
+}

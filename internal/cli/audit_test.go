@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"database/sql"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -313,5 +314,45 @@ func TestAuditHelp(t *testing.T) {
 		if !strings.Contains(r.stdout, "Examples:") {
 			t.Errorf("%v --help has no examples:\n%s", cmd, r.stdout)
 		}
+	}
+}
+
+// TestCLIChangesAreAudited checks that commands which change state leave
+// a record, chained and verifiable, and that reading commands do not.
+func TestCLIChangesAreAudited(t *testing.T) {
+	h := newHarness(t, "USER=ada")
+	h.must("value-of-a-test-secret\n", "secrets", "set", "demo")
+	var created struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal([]byte(h.must("", "keys", "create", "--name", "ci", "--json").stdout), &created); err != nil {
+		t.Fatal(err)
+	}
+	h.must("", "keys", "revoke", created.ID)
+	h.must("", "keys", "list")
+	out := h.must("", "audit", "export", "--format", "jsonl").stdout
+	var actions []string
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var rec struct {
+			Kind, Action, Target string
+			Principal            struct{ User string }
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("export line %q: %v", line, err)
+		}
+		if rec.Kind != "cli" || rec.Principal.User != "ada" {
+			t.Errorf("record %+v", rec)
+		}
+		actions = append(actions, rec.Action+" "+rec.Target)
+	}
+	want := []string{"secrets.set demo", "keys.create ", "keys.revoke " + created.ID}
+	if strings.Join(actions, "|") != strings.Join(want, "|") {
+		t.Errorf("audited %q, want %q", actions, want)
+	}
+	if strings.Contains(out, "value-of-a-test-secret") {
+		t.Error("a secret value is in the audit log")
+	}
+	if v := h.must("", "audit", "verify").stdout; !strings.Contains(v, "ok") {
+		t.Errorf("verify: %s", v)
 	}
 }

@@ -191,6 +191,7 @@ func (a *app) mintKey(cmd *cobra.Command, s *session, o mintOptions, program str
 	if err != nil {
 		return "", nil, err
 	}
+	a.recordCLI(ctx, s, cmd, k.ID)
 	fmt.Fprintf(cmd.ErrOrStderr(), "warden: minted key %s for %s (expires %s); it is revoked when the program exits\n",
 		k.ID, filepath.Base(program), k.ExpiresAt.Format(time.RFC3339))
 	vars := []inject.Var{
@@ -206,7 +207,13 @@ func (a *app) mintKey(cmd *cobra.Command, s *session, o mintOptions, program str
 // The store is opened again: it was closed while the child ran.
 func (a *app) revokeMinted(cmd *cobra.Command, id string) {
 	ctx := context.WithoutCancel(cmd.Context())
-	err := a.withKeysCtx(ctx, func(m *keys.Manager) error { return m.Revoke(ctx, id) })
+	err := a.withSessionKeys(ctx, func(s *session, m *keys.Manager) error {
+		if err := m.Revoke(ctx, id); err != nil {
+			return err
+		}
+		a.recordCLI(ctx, s, cmd, id)
+		return nil
+	})
 	if err != nil {
 		fmt.Fprintf(cmd.ErrOrStderr(), "warden: could not revoke the minted key %s: %v; revoke it with: warden keys revoke %s\n", id, err, id)
 		return

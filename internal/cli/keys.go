@@ -123,13 +123,23 @@ func keyManager(ctx context.Context, s *session, log *slog.Logger, poll time.Dur
 	return keys.NewManager(keys.Options{Store: s.db, Pepper: pepper, Logger: log, PollInterval: poll})
 }
 
-// withKeys opens a session and a key manager for one command.
+// withKeys opens a session and a key manager for one command, and
+// audits the command if it changed something.
 func (a *app) withKeys(cmd *cobra.Command, fn func(*keys.Manager) error) error {
-	return a.withKeysCtx(cmd.Context(), fn)
+	ctx := cmd.Context()
+	return a.withSessionKeys(ctx, func(s *session, m *keys.Manager) error {
+		if err := fn(m); err != nil {
+			return err
+		}
+		if mutating(cmd) {
+			a.recordCLI(ctx, s, cmd, strings.Join(cmd.Flags().Args(), " "))
+		}
+		return nil
+	})
 }
 
-// withKeysCtx is withKeys for a context of the caller's choosing.
-func (a *app) withKeysCtx(ctx context.Context, fn func(*keys.Manager) error) error {
+// withSessionKeys opens a session and a key manager.
+func (a *app) withSessionKeys(ctx context.Context, fn func(*session, *keys.Manager) error) error {
 	log := a.cliLogger()
 	s, err := a.open(ctx, log)
 	if err != nil {
@@ -140,7 +150,7 @@ func (a *app) withKeysCtx(ctx context.Context, fn func(*keys.Manager) error) err
 	if err != nil {
 		return err
 	}
-	return fn(m)
+	return fn(s, m)
 }
 
 func (a *app) keysCmd() *cobra.Command {

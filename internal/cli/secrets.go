@@ -70,6 +70,7 @@ old versions stay until pruned.`,
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "stored secret %s (version %d)\n", meta.Name, meta.Version)
+			a.recordCLI(cmd.Context(), s, cmd, meta.Name)
 			return nil
 		},
 	}
@@ -234,6 +235,7 @@ func (a *app) secretsRmCmd() *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "deleted secret %s\n", args[0])
+			a.recordCLI(cmd.Context(), s, cmd, args[0])
 			return nil
 		},
 	}
@@ -257,6 +259,7 @@ func (a *app) secretsPruneCmd() *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "pruned %d old version(s) of %s\n", n, args[0])
+			a.recordCLI(cmd.Context(), s, cmd, args[0])
 			return nil
 		},
 	}
@@ -352,6 +355,7 @@ func (a *app) importEnv(cmd *cobra.Command, path, prefix string, dryRun bool) er
 		fmt.Fprintf(out, "  imported %s (version %d)\n", name, meta.Version)
 	}
 	fmt.Fprintf(out, "imported %d secret(s) from %s\n", imported, path)
+	a.recordCLI(ctx, s, cmd, fmt.Sprintf("%d secret(s)", imported))
 	fmt.Fprintf(out, "The plaintext file is still on disk. Delete it (rm %s), make sure %s is in .gitignore,\nand run programs with: warden exec --all -- CMD\n", path, strconv.Quote(path))
 	return nil
 }
@@ -390,6 +394,7 @@ new key in WARDEN_MASTER_KEY / WARDEN_MASTER_KEY_FILE / WARDEN_PASSPHRASE.`,
 				return err
 			}
 			_, version := s.vault.ActiveKeyID()
+			a.recordCLI(cmd.Context(), s, cmd, id)
 			fmt.Fprintf(cmd.OutOrStdout(), "rotated master key %s (version %d) -> %s (version %d); rewrapped %d secret version(s)\n",
 				oldID, oldVersion, id, version, n)
 			if next.Kind != "" && next.Kind != vault.SourceGenerated {

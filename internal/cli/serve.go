@@ -145,6 +145,8 @@ func (a *app) serve(ctx context.Context, cfg *config.Config) error {
 		Teams:          dp.keys,
 		Users:          dp.keys,
 		Usage:          s.db,
+		Audit:          s.db,
+		Alerts:         s.db,
 		Providers:      providerInfo(cfg, dp.router),
 		TrustedProxies: cfg.Server.TrustedPrefixes(),
 		Logger:         log,

@@ -73,6 +73,12 @@ models:
 			resp.Body.Close()
 			break
 		}
+		select {
+		case r := <-done:
+			stopped = true
+			t.Fatalf("warden serve exited %d before it was ready: %s", r.code, r.stderr)
+		default:
+		}
 		if time.Now().After(deadline) {
 			t.Fatalf("server did not become ready: %v", err)
 		}
