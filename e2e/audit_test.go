@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -21,6 +22,30 @@ func TestAuditTrail(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
+	// Admin API changes and refusals are audited too.
+	var admin struct {
+		Key string `json:"key"`
+	}
+	if err := json.Unmarshal([]byte(s.warden("", "keys", "create", "--name", "root", "--role", "admin", "--json")), &admin); err != nil {
+		t.Fatal(err)
+	}
+	s.canaries = append(s.canaries, admin.Key)
+	for _, c := range []struct {
+		key  string
+		want int
+	}{{admin.Key, http.StatusCreated}, {s.key, http.StatusForbidden}} {
+		req, _ := http.NewRequest("POST", s.url+"/admin/v1/teams", strings.NewReader(`{"name":"ml"}`))
+		req.Header.Set("Authorization", "Bearer "+c.key)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want && !(c.want == http.StatusCreated && resp.StatusCode == http.StatusOK) {
+			t.Fatalf("POST /admin/v1/teams: %d, want %d", resp.StatusCode, c.want)
+		}
+	}
 	deadline := time.Now().Add(10 * time.Second)
 	var out string
 	for {
@@ -33,7 +58,14 @@ func TestAuditTrail(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	for _, want := range []string{`"request_id":"audit-e2e-a"`, `"reason":"invalid_api_key"`, `"action":"chat.completions"`} {
+	for range 100 {
+		if strings.Count(strings.ReplaceAll(out, " ", ""), `"kind":"admin"`) >= 2 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+		out = s.warden("", "audit", "tail", "--json", "-n", "50")
+	}
+	for _, want := range []string{`"request_id":"audit-e2e-a"`, `"reason":"invalid_api_key"`, `"action":"chat.completions"`, `"kind":"admin"`, `"status":403`} {
 		if !strings.Contains(strings.ReplaceAll(out, " ", ""), want) {
 			t.Errorf("audit tail lacks %s", want)
 		}

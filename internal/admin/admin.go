@@ -131,6 +131,9 @@ type Options struct {
 	// Auth authenticates callers: the same chain as the data plane's
 	// bearer routes (virtual keys, then OIDC if configured).
 	Auth auth.Authenticator
+	// Record, if set, receives an audit record for every change made
+	// through the API and every refused request (401, 403).
+	Record func(audit.Record)
 	// AuthThrottle slows down and blocks addresses that keep failing.
 	AuthThrottle AuthThrottle
 	// Keys, Teams and Users manage the records; usually one *keys.Manager.

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/wardenproject/warden/internal/apperr"
+	"github.com/wardenproject/warden/internal/audit"
 	"github.com/wardenproject/warden/internal/auth"
 	"github.com/wardenproject/warden/internal/gateway"
 	"github.com/wardenproject/warden/internal/keys"
@@ -143,6 +145,9 @@ func (a *api) fail(c *call, err error) {
 		attrs = append(attrs, principalAttrs(c.p)...)
 	}
 	ctx := c.r.Context()
+	if status == http.StatusUnauthorized || status == http.StatusForbidden {
+		a.record(c, "", status, string(e.Code))
+	}
 	if status >= 500 {
 		a.log.ErrorContext(ctx, "admin request failed", append(attrs, "reason", causeOf(e))...)
 	} else {
@@ -172,12 +177,36 @@ func principalAttrs(p *auth.Principal) []any {
 	return out
 }
 
-// audit logs a change that was made; until the audit log exists, the
-// server log is the record of admin actions.
+// audit records a change that was made, in the server log and the audit
+// log.
 func (a *api) audit(c *call, target string) {
 	attrs := []any{"request_id", gateway.RequestIDFrom(c.r.Context()), "op", c.route.op, "target", target, "decision", "allow"}
 	attrs = append(attrs, principalAttrs(c.p)...)
 	a.log.InfoContext(c.r.Context(), "admin action", attrs...)
+	a.record(c, target, http.StatusOK, "")
+}
+
+// record hands one admin request to the audit log, if one is wired.
+func (a *api) record(c *call, target string, status int, reason string) {
+	if a.o.Record == nil {
+		return
+	}
+	rec := audit.Record{
+		Time: time.Now(), RequestID: gateway.RequestIDFrom(c.r.Context()), Kind: audit.KindAdmin,
+		Action: c.r.Method + " " + c.r.URL.Path, Target: target, Status: status, Reason: reason,
+		UserAgent: c.r.UserAgent(), Route: c.r.URL.Path,
+	}
+	if c.route != nil {
+		rec.Action = c.route.op
+	}
+	if c.addr.IsValid() {
+		rec.ClientIP = c.addr.String()
+	}
+	if p := c.p; p != nil {
+		rec.KeyID = p.KeyID
+		rec.Principal = audit.Principal{User: cmp.Or(p.User, p.Subject), Team: p.Team, Role: string(p.Role)}
+	}
+	a.o.Record(rec)
 }
 
 // errorBody is the OpenAI error shape the data plane uses too.

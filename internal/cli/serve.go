@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wardenproject/warden/internal/admin"
+	"github.com/wardenproject/warden/internal/audit"
 	"github.com/wardenproject/warden/internal/config"
 	"github.com/wardenproject/warden/internal/gateway"
 	"github.com/wardenproject/warden/internal/route"
@@ -139,6 +140,11 @@ func (a *app) serve(ctx context.Context, cfg *config.Config) error {
 		{Name: "vault", Func: s.vault.Check},
 	}, log)
 	adminAPI, err := admin.New(admin.Options{
+		Record: func(rec audit.Record) {
+			if err := dp.audit.Log(context.Background(), rec); err != nil {
+				log.Error("audit record not written", "request_id", rec.RequestID, "reason", err.Error())
+			}
+		},
 		Auth:           dp.auth,
 		AuthThrottle:   dp.authThrottle,
 		Keys:           dp.keys,
