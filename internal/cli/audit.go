@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/wardenproject/warden/internal/audit"
 	"github.com/wardenproject/warden/internal/meter"
-	"github.com/wardenproject/warden/internal/secret"
 	"github.com/wardenproject/warden/internal/store/sqlite"
 	"github.com/wardenproject/warden/internal/vault"
 )
@@ -35,10 +33,7 @@ const auditFollowInterval = 500 * time.Millisecond
 // auditSigner returns the signer of audit checkpoints, creating its key
 // in the vault on first use.
 func auditSigner(ctx context.Context, v *vault.Vault) (*audit.Ed25519Signer, error) {
-	seed, err := readAuditSeed(ctx, v)
-	if errors.Is(err, vault.ErrNotFound) {
-		seed, err = createAuditSeed(ctx, v)
-	}
+	seed, err := auditSeedKey.get(ctx, v)
 	if err != nil {
 		return nil, err
 	}
@@ -49,10 +44,10 @@ func auditSigner(ctx context.Context, v *vault.Vault) (*audit.Ed25519Signer, err
 // auditPublicKey returns the public key that checks audit checkpoints,
 // or nil if the vault has no signing key (nothing was ever signed).
 func auditPublicKey(ctx context.Context, v *vault.Vault) (ed25519.PublicKey, error) {
-	seed, err := readAuditSeed(ctx, v)
+	seed, err := auditSeedKey.read(ctx, v)
 	switch {
 	case errors.Is(err, vault.ErrNotFound):
-		if exists, err := auditSeedExists(ctx, v); err != nil {
+		if exists, err := auditSeedKey.exists(ctx, v); err != nil {
 			return nil, err
 		} else if exists {
 			return nil, fmt.Errorf("version 1 of the secret %s is gone (pruned?) and the audit log's checkpoints depend on it: restore the data directory from a backup", auditKeyName)
@@ -68,68 +63,6 @@ func auditPublicKey(ctx context.Context, v *vault.Vault) (ed25519.PublicKey, err
 	}
 	defer s.Destroy()
 	return s.PublicKey(), nil
-}
-
-// createAuditSeed stores a new signing key seed unless another process
-// has stored one, and returns version 1, whoever made it.
-func createAuditSeed(ctx context.Context, v *vault.Vault) (secret.Secret, error) {
-	if exists, err := auditSeedExists(ctx, v); err != nil {
-		return secret.Secret{}, err
-	} else if exists {
-		// Another process may have stored version 1 since it was read;
-		// only if it is still missing is it gone.
-		seed, err := readAuditSeed(ctx, v)
-		if errors.Is(err, vault.ErrNotFound) {
-			return secret.Secret{}, fmt.Errorf("version 1 of the secret %s is gone (pruned?) and the audit log's checkpoints depend on it: restore the data directory from a backup", auditKeyName)
-		}
-		return seed, err
-	}
-	b := make([]byte, ed25519.SeedSize)
-	// crypto/rand.Read never fails (since Go 1.24 it crashes the program
-	// rather than return weak randomness).
-	_, _ = rand.Read(b)
-	fresh := secret.New(b)
-	clear(b)
-	defer fresh.Destroy()
-	if _, err := v.Set(ctx, auditKeyName, fresh); err != nil {
-		return secret.Secret{}, fmt.Errorf("store a new audit signing key: %w", err)
-	}
-	// Another process may have stored one at the same moment; version 1
-	// is the one every process uses.
-	seed, err := readAuditSeed(ctx, v)
-	if errors.Is(err, vault.ErrNotFound) {
-		return secret.Secret{}, fmt.Errorf("read the audit signing key: %w", err)
-	}
-	return seed, err
-}
-
-// readAuditSeed reads version 1 of the signing key seed; a missing one
-// gives an error matching vault.ErrNotFound.
-func readAuditSeed(ctx context.Context, v *vault.Vault) (secret.Secret, error) {
-	seed, err := v.Get(ctx, auditKeyName, 1)
-	switch {
-	case errors.Is(err, vault.ErrNotFound):
-		return secret.Secret{}, err
-	case err != nil:
-		return secret.Secret{}, fmt.Errorf("read the audit signing key: %w", err)
-	case seed.Len() != ed25519.SeedSize:
-		seed.Destroy()
-		return secret.Secret{}, fmt.Errorf("the secret %s is not %d bytes; it was not made by warden: restore the data directory from a backup", auditKeyName, ed25519.SeedSize)
-	}
-	return seed, nil
-}
-
-// auditSeedExists reports whether the vault has any version of the seed.
-func auditSeedExists(ctx context.Context, v *vault.Vault) (bool, error) {
-	cur, err := v.Get(ctx, auditKeyName, 0)
-	switch {
-	case err == nil:
-		cur.Destroy()
-		return true, nil
-	case errors.Is(err, vault.ErrNotFound):
-		return false, nil
-	}
-	return false, fmt.Errorf("read the audit signing key: %w", err)
 }
 
 // logCLIAction appends one record of an operator's action to the audit

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,67 +33,7 @@ const keyPepperName = "warden.key-pepper"
 // keyManager, which also refuses to make a new pepper while keys hashed
 // with a lost one exist.
 func keyPepper(ctx context.Context, v *vault.Vault) (secret.Secret, error) {
-	p, err := readPepper(ctx, v)
-	if !errors.Is(err, vault.ErrNotFound) {
-		return p, err
-	}
-	if exists, err := pepperExists(ctx, v); err != nil {
-		return secret.Secret{}, err
-	} else if exists {
-		// Another process may have stored version 1 since the read above;
-		// only if it is still missing is it gone.
-		p, err := readPepper(ctx, v)
-		if errors.Is(err, vault.ErrNotFound) {
-			return secret.Secret{}, fmt.Errorf("version 1 of the secret %s is gone (pruned?) and every virtual key depends on it: restore the data directory from a backup", keyPepperName)
-		}
-		return p, err
-	}
-	b := make([]byte, keys.MinPepperLen)
-	// crypto/rand.Read never fails (since Go 1.24 it crashes the program
-	// rather than return weak randomness).
-	_, _ = rand.Read(b)
-	fresh := secret.New(b)
-	clear(b)
-	defer fresh.Destroy()
-	if _, err := v.Set(ctx, keyPepperName, fresh); err != nil {
-		return secret.Secret{}, fmt.Errorf("store a new virtual key pepper: %w", err)
-	}
-	// Another process may have stored one at the same moment; version 1
-	// is the one every process uses.
-	p, err = v.Get(ctx, keyPepperName, 1)
-	if err != nil {
-		return secret.Secret{}, fmt.Errorf("read the virtual key pepper: %w", err)
-	}
-	return p, nil
-}
-
-// readPepper reads version 1 of the pepper; a missing one gives an error
-// matching vault.ErrNotFound.
-func readPepper(ctx context.Context, v *vault.Vault) (secret.Secret, error) {
-	p, err := v.Get(ctx, keyPepperName, 1)
-	switch {
-	case errors.Is(err, vault.ErrNotFound):
-		return secret.Secret{}, err
-	case err != nil:
-		return secret.Secret{}, fmt.Errorf("read the virtual key pepper: %w", err)
-	case p.Len() < keys.MinPepperLen:
-		p.Destroy()
-		return secret.Secret{}, fmt.Errorf("the secret %s is shorter than %d bytes; it was not made by warden: restore the data directory from a backup", keyPepperName, keys.MinPepperLen)
-	}
-	return p, nil
-}
-
-// pepperExists reports whether the vault has any version of the pepper.
-func pepperExists(ctx context.Context, v *vault.Vault) (bool, error) {
-	cur, err := v.Get(ctx, keyPepperName, 0)
-	switch {
-	case err == nil:
-		cur.Destroy()
-		return true, nil
-	case errors.Is(err, vault.ErrNotFound):
-		return false, nil
-	}
-	return false, fmt.Errorf("read the virtual key pepper: %w", err)
+	return pepperKey.get(ctx, v)
 }
 
 // keyManager returns a key manager on the session's store, with the
@@ -102,7 +41,7 @@ func pepperExists(ctx context.Context, v *vault.Vault) (bool, error) {
 // no keys: keys hashed with a lost pepper can never be checked again, and
 // a fresh pepper would hide that until every caller is refused.
 func keyManager(ctx context.Context, s *session, log *slog.Logger, poll time.Duration) (*keys.Manager, error) {
-	exists, err := pepperExists(ctx, s.vault)
+	exists, err := pepperKey.exists(ctx, s.vault)
 	if err != nil {
 		return nil, err
 	}
