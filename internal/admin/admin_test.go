@@ -20,6 +20,7 @@ import (
 
 	"github.com/wardenproject/warden/internal/auth"
 	"github.com/wardenproject/warden/internal/keys"
+	"github.com/wardenproject/warden/internal/keys/keyview"
 	"github.com/wardenproject/warden/internal/limit"
 	"github.com/wardenproject/warden/internal/meter"
 )
@@ -60,11 +61,11 @@ func TestCreatedKeyIsShownOnceAndWorks(t *testing.T) {
 		t.Fatalf("create: %d %s", rec.Code, rec.Body.String())
 	}
 	var created struct {
-		Key string `json:"key"`
-		keyJSON
+		Secret string `json:"key"`
+		keyview.Key
 	}
 	decode(t, rec, &created)
-	if !keys.Valid(created.Key) {
+	if !keys.Valid(created.Secret) {
 		t.Fatalf("the created key is not a valid key")
 	}
 	if loc := rec.Header().Get("Location"); loc != "/admin/v1/keys/"+created.ID {
@@ -78,17 +79,17 @@ func TestCreatedKeyIsShownOnceAndWorks(t *testing.T) {
 		created.ExpiresAt == nil || !created.ExpiresAt.Equal(t0.Add(24*time.Hour)) || deref(created.Team) != "ml" {
 		t.Errorf("created key: %s", rec.Body.String())
 	}
-	k, err := r.km.Authenticate(context.Background(), created.Key)
+	k, err := r.km.Authenticate(context.Background(), created.Secret)
 	if err != nil || k.ID != created.ID {
 		t.Fatalf("the created key does not authenticate: %v", err)
 	}
 	// The new key calls the admin API as a user from an allowed address.
-	me := r.do(req{method: "GET", path: "/admin/v1/me", bearer: created.Key, remote: "10.1.2.3:5555"})
+	me := r.do(req{method: "GET", path: "/admin/v1/me", bearer: created.Secret, remote: "10.1.2.3:5555"})
 	if me.Code != http.StatusOK {
 		t.Fatalf("me with the new key: %d %s", me.Code, me.Body.String())
 	}
 	for _, path := range []string{"/admin/v1/keys", "/admin/v1/keys/" + created.ID} {
-		if rec := r.do(req{method: "GET", path: path, as: "admin"}); strings.Contains(rec.Body.String(), created.Key) ||
+		if rec := r.do(req{method: "GET", path: path, as: "admin"}); strings.Contains(rec.Body.String(), created.Secret) ||
 			strings.Contains(rec.Body.String(), `"key"`) {
 			t.Errorf("%s shows the key: %s", path, rec.Body.String())
 		}
@@ -103,11 +104,11 @@ func TestRotateWithGrace(t *testing.T) {
 		t.Fatalf("rotate: %d %s", rec.Code, rec.Body.String())
 	}
 	var rotated struct {
-		Key string `json:"key"`
-		keyJSON
+		Secret string `json:"key"`
+		keyview.Key
 	}
 	decode(t, rec, &rotated)
-	if rotated.Key == old || !keys.Valid(rotated.Key) || rotated.PreviousValidUntil == nil || !rotated.PreviousValidUntil.Equal(t0.Add(time.Hour)) {
+	if rotated.Secret == old || !keys.Valid(rotated.Secret) || rotated.PreviousValidUntil == nil || !rotated.PreviousValidUntil.Equal(t0.Add(time.Hour)) {
 		t.Fatalf("rotated: %s", rec.Body.String())
 	}
 	ctx := context.Background()
@@ -139,7 +140,7 @@ func TestKeyStates(t *testing.T) {
 			t.Fatalf("%s: %d %s", step.op, rec.Code, rec.Body.String())
 		}
 		if step.state != "" {
-			var k keyJSON
+			var k keyview.Key
 			decode(t, rec, &k)
 			if string(k.State) != step.state {
 				t.Errorf("after %s: state %s", step.op, k.State)
@@ -167,31 +168,31 @@ func TestMergePatch(t *testing.T) {
 	}
 	tests := []struct {
 		body  string
-		check func(k keyJSON) bool
+		check func(k keyview.Key) bool
 	}{
-		{`{"name":"renamed"}`, func(k keyJSON) bool {
+		{`{"name":"renamed"}`, func(k keyview.Key) bool {
 			return k.Name == "renamed" && len(k.Models) == 2 && k.Limits.RPM == 5 && k.Budget != nil && k.ExpiresAt != nil
 		}},
-		{`{"limits":{"rpm":null}}`, func(k keyJSON) bool { return k.Limits.RPM == 0 && k.Limits.TPM == 100 }},
-		{`{"limits":{"tpm":0}}`, func(k keyJSON) bool { return k.Limits.TPM == 0 }},
-		{`{"models":null}`, func(k keyJSON) bool { return len(k.Models) == 0 && len(k.Tags) == 1 }},
-		{`{"tags":[]}`, func(k keyJSON) bool { return len(k.Tags) == 0 }},
-		{`{"budget":null}`, func(k keyJSON) bool { return k.Budget == nil }},
-		{`{"budget":{"limit_usd":"7.5","period":"total"}}`, func(k keyJSON) bool {
+		{`{"limits":{"rpm":null}}`, func(k keyview.Key) bool { return k.Limits.RPM == 0 && k.Limits.TPM == 100 }},
+		{`{"limits":{"tpm":0}}`, func(k keyview.Key) bool { return k.Limits.TPM == 0 }},
+		{`{"models":null}`, func(k keyview.Key) bool { return len(k.Models) == 0 && len(k.Tags) == 1 }},
+		{`{"tags":[]}`, func(k keyview.Key) bool { return len(k.Tags) == 0 }},
+		{`{"budget":null}`, func(k keyview.Key) bool { return k.Budget == nil }},
+		{`{"budget":{"limit_usd":"7.5","period":"total"}}`, func(k keyview.Key) bool {
 			return k.Budget != nil && k.Budget.LimitUSD == "7.50" && k.Budget.Period == meter.Total
 		}},
-		{`{"expires_at":null}`, func(k keyJSON) bool { return k.ExpiresAt == nil }},
-		{`{"ips":null}`, func(k keyJSON) bool { return len(k.IPs) == 0 }},
-		{`{"user":"uma"}`, func(k keyJSON) bool { return deref(k.User) == "uma" && deref(k.Team) == "ml" }},
-		{`{"user":null}`, func(k keyJSON) bool { return k.User == nil }},
-		{`{"limits":null}`, func(k keyJSON) bool { return k.Limits == limitsJSON{} }},
+		{`{"expires_at":null}`, func(k keyview.Key) bool { return k.ExpiresAt == nil }},
+		{`{"ips":null}`, func(k keyview.Key) bool { return len(k.IPs) == 0 }},
+		{`{"user":"uma"}`, func(k keyview.Key) bool { return deref(k.User) == "uma" && deref(k.Team) == "ml" }},
+		{`{"user":null}`, func(k keyview.Key) bool { return k.User == nil }},
+		{`{"limits":null}`, func(k keyview.Key) bool { return k.Limits == keyview.Limits{} }},
 	}
 	for _, tt := range tests {
 		rec := r.do(req{method: "PATCH", path: path, as: "admin", body: tt.body})
 		if rec.Code != 200 {
 			t.Fatalf("%s: %d %s", tt.body, rec.Code, rec.Body.String())
 		}
-		var k keyJSON
+		var k keyview.Key
 		decode(t, rec, &k)
 		if !tt.check(k) {
 			t.Errorf("%s: %s", tt.body, rec.Body.String())
@@ -532,7 +533,7 @@ func TestManagerWithoutTeam(t *testing.T) {
 			t.Errorf("%s %s: %d %s", tt.method, tt.path, rec.Code, rec.Body.String())
 		}
 		if tt.method == "GET" && rec.Code == 200 {
-			var l list[keyJSON]
+			var l list[keyview.Key]
 			decode(t, rec, &l)
 			if len(l.Data) != 0 {
 				t.Errorf("a manager without a team sees %d keys", len(l.Data))
@@ -546,7 +547,7 @@ func TestManagerWithoutTeam(t *testing.T) {
 func TestUserKeyWithoutUser(t *testing.T) {
 	r := newRig(t)
 	rec := r.do(req{method: "GET", path: "/admin/v1/keys", as: "ml-svc"})
-	var l list[keyJSON]
+	var l list[keyview.Key]
 	decode(t, rec, &l)
 	if len(l.Data) != 1 || l.Data[0].ID != r.id("ml-svc") {
 		t.Fatalf("ml-svc sees %s", rec.Body.String())
@@ -690,7 +691,7 @@ func TestOIDCPrincipals(t *testing.T) {
 		t.Errorf("user token sees %v", got)
 	}
 	rec = r.do(req{method: "POST", path: "/admin/v1/keys", bearer: user, body: `{"name":"laptop"}`})
-	var k keyJSON
+	var k keyview.Key
 	decode(t, rec, &k)
 	if rec.Code != 201 || deref(k.User) != "uma" || deref(k.Team) != "ml" || k.Role != "user" {
 		t.Errorf("key made with a user token: %d %s", rec.Code, rec.Body.String())

@@ -15,137 +15,13 @@ import (
 // when unset, as in the CLI's --json output, so that clients need not
 // guess; none has room for a key, a hash or a provider credential.
 
-// keyJSON is a key's record: never the key, never its hash.
-type keyJSON struct {
-	ID                 string      `json:"id"`
-	Name               string      `json:"name"`
-	Hint               string      `json:"hint"`
-	State              keys.State  `json:"state"`
-	Expired            bool        `json:"expired"`
-	Role               string      `json:"role"`
-	Team               *string     `json:"team"`
-	User               *string     `json:"user"`
-	Models             []string    `json:"models"`
-	Routes             []string    `json:"routes"`
-	IPs                []string    `json:"ips"`
-	Limits             limitsJSON  `json:"limits"`
-	Budget             *budgetJSON `json:"budget"`
-	Tags               []string    `json:"tags"`
-	ExpiresAt          *time.Time  `json:"expires_at"`
-	CreatedAt          time.Time   `json:"created_at"`
-	UpdatedAt          time.Time   `json:"updated_at"`
-	LastUsedAt         *time.Time  `json:"last_used_at"`
-	PreviousValidUntil *time.Time  `json:"previous_valid_until"`
-}
-
-// createdJSON is a key just created or rotated with the key itself, shown
-// this once. Key is written from the secret's bytes and zeroed after.
-type createdJSON struct {
-	Key json.RawMessage `json:"key"`
-	keyJSON
-}
-
-type teamJSON struct {
-	Name      string      `json:"name"`
-	Models    []string    `json:"models"`
-	Limits    limitsJSON  `json:"limits"`
-	Budget    *budgetJSON `json:"budget"`
-	CreatedAt time.Time   `json:"created_at"`
-	UpdatedAt time.Time   `json:"updated_at"`
-}
-
-type userJSON struct {
-	Name      string      `json:"name"`
-	Team      *string     `json:"team"`
-	Role      string      `json:"role"`
-	Limits    limitsJSON  `json:"limits"`
-	Budget    *budgetJSON `json:"budget"`
-	CreatedAt time.Time   `json:"created_at"`
-	UpdatedAt time.Time   `json:"updated_at"`
-}
-
-// limitsJSON is keys.Limits; zero is no limit.
-type limitsJSON struct {
-	RPS         int64 `json:"rps"`
-	RPM         int64 `json:"rpm"`
-	TPM         int64 `json:"tpm"`
-	MaxParallel int64 `json:"max_parallel"`
-}
-
-// budgetJSON is a meter.Budget: the amount exactly, as a decimal string
-// of US dollars, and the period.
-type budgetJSON struct {
-	LimitUSD string       `json:"limit_usd"`
-	Period   meter.Period `json:"period"`
-}
-
 // list is every list response: {"data": [...]}, room to grow paging.
 type list[T any] struct {
 	Data []T `json:"data"`
 }
 
-func toLimitsJSON(l keys.Limits) limitsJSON {
-	return limitsJSON{RPS: l.RPS, RPM: l.RPM, TPM: l.TPM, MaxParallel: l.MaxParallel}
-}
-
-func toBudgetJSON(b meter.Budget) *budgetJSON {
-	if b.IsZero() {
-		return nil
-	}
-	return &budgetJSON{LimitUSD: usd(b.Limit), Period: b.Period}
-}
-
 // usd is an amount as a decimal string of dollars, "5.00".
 func usd(a meter.Amount) string { return strings.TrimPrefix(a.String(), "$") }
-
-func toKeyJSON(k keys.Key, now time.Time) keyJSON {
-	ips := make([]string, len(k.IPs))
-	for i, p := range k.IPs {
-		ips[i] = p.String()
-	}
-	j := keyJSON{
-		ID: k.ID, Name: k.Name, Hint: k.Hint, State: k.State, Expired: k.Expired(now), Role: k.Role,
-		Team: optString(k.Team), User: optString(k.User), Models: orEmpty(k.Models), Routes: orEmpty(k.Routes), IPs: ips,
-		Limits: toLimitsJSON(k.Limits), Budget: toBudgetJSON(k.Budget), Tags: orEmpty(k.Tags),
-		ExpiresAt: optTime(k.ExpiresAt), CreatedAt: k.CreatedAt, UpdatedAt: k.UpdatedAt, LastUsedAt: optTime(k.LastUsedAt),
-	}
-	// The old secret of a rotation is worth telling only while it works.
-	if k.State != keys.Revoked && now.Before(k.PreviousValidUntil) {
-		j.PreviousValidUntil = optTime(k.PreviousValidUntil)
-	}
-	return j
-}
-
-func toTeamJSON(t keys.Team) teamJSON {
-	return teamJSON{Name: t.Name, Models: orEmpty(t.Models), Limits: toLimitsJSON(t.Limits), Budget: toBudgetJSON(t.Budget),
-		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
-}
-
-func toUserJSON(u keys.User) userJSON {
-	return userJSON{Name: u.Name, Team: optString(u.Team), Role: u.Role, Limits: toLimitsJSON(u.Limits), Budget: toBudgetJSON(u.Budget),
-		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
-}
-
-func optTime(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	return &t
-}
-
-func optString(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
-func orEmpty(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}
 
 // Request bodies.
 
@@ -302,4 +178,25 @@ func parseTTL(s string) (time.Duration, error) {
 		return 0, &keys.FieldError{Field: "ttl", Problem: "not a positive duration; write it like \"24h\" or \"90m\""}
 	}
 	return d, nil
+}
+
+func optTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func optString(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func orEmpty(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }

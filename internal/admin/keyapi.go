@@ -9,6 +9,7 @@ import (
 
 	"github.com/wardenproject/warden/internal/apperr"
 	"github.com/wardenproject/warden/internal/keys"
+	"github.com/wardenproject/warden/internal/keys/keyview"
 	"github.com/wardenproject/warden/internal/secret"
 	"github.com/wardenproject/warden/internal/store"
 )
@@ -102,10 +103,10 @@ func (a *api) listKeys(c *call) error {
 		return recordErr(err, errInternal)
 	}
 	now := a.now()
-	out := list[keyJSON]{Data: []keyJSON{}}
+	out := list[keyview.Key]{Data: []keyview.Key{}}
 	for _, k := range ks {
 		if reachesKey(c.access, c.p, k) {
-			out.Data = append(out.Data, toKeyJSON(k, now))
+			out.Data = append(out.Data, keyview.FromKey(k, now))
 		}
 	}
 	return c.reply(http.StatusOK, out)
@@ -186,7 +187,7 @@ func (a *api) writeNewKey(c *call, status int, k keys.Key, sec secret.Secret) er
 	quoted := make([]byte, 0, sec.Len()+2)
 	quoted = append(append(append(quoted, '"'), sec.Reveal()...), '"')
 	defer clear(quoted)
-	out := createdJSON{Key: quoted, keyJSON: toKeyJSON(k, a.now())}
+	out := keyview.Created{Secret: quoted, Key: keyview.FromKey(k, a.now())}
 	if k.State != keys.Revoked && !k.PreviousValidUntil.IsZero() {
 		out.PreviousValidUntil = optTime(k.PreviousValidUntil)
 	}
@@ -233,7 +234,7 @@ func (a *api) getKey(c *call) error {
 	if err != nil {
 		return err
 	}
-	return c.reply(http.StatusOK, toKeyJSON(k, a.now()))
+	return c.reply(http.StatusOK, keyview.FromKey(k, a.now()))
 }
 
 func (a *api) updateKey(c *call) error {
@@ -275,7 +276,7 @@ func (a *api) updateKey(c *call) error {
 		return recordErr(err, noKey(id))
 	}
 	a.audit(c, id)
-	return c.reply(http.StatusOK, toKeyJSON(k, a.now()))
+	return c.reply(http.StatusOK, keyview.FromKey(k, a.now()))
 }
 
 // keyState serves revoke, suspend and resume, and answers with the key
@@ -293,7 +294,7 @@ func (a *api) keyState(c *call, op func(context.Context, string) error) error {
 	if k, err = a.o.Keys.Get(c.r.Context(), id); err != nil {
 		return recordErr(err, noKey(id))
 	}
-	return c.reply(http.StatusOK, toKeyJSON(k, a.now()))
+	return c.reply(http.StatusOK, keyview.FromKey(k, a.now()))
 }
 
 func (a *api) revokeKey(c *call) error  { return a.keyState(c, a.o.Keys.Revoke) }

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"github.com/wardenproject/warden/internal/keys/keyview"
 	"net/http"
 	"slices"
 	"strings"
@@ -64,7 +65,7 @@ var matrix = []matrixCase{
 		}},
 	{route: "POST /admin/v1/keys", path: "/admin/v1/keys", body: `{"name":"new"}`, want: [5]int{made, made, made, denied, unauth},
 		check: func(t *testing.T, r *rig, caller string, body []byte) {
-			var k keyJSON
+			var k keyview.Key
 			mustJSON(t, body, &k)
 			team, user := deref(k.Team), deref(k.User)
 			want := map[string][2]string{"admin": {"", ""}, "manager": {"ml", ""}, "user": {"ml", "uma"}}[caller]
@@ -139,7 +140,7 @@ var matrix = []matrixCase{
 		}},
 	{route: "POST /admin/v1/users", path: "/admin/v1/users", body: `{"name":"newu"}`, want: [5]int{made, made, denied, denied, unauth},
 		check: func(t *testing.T, r *rig, caller string, body []byte) {
-			var u userJSON
+			var u keyview.User
 			mustJSON(t, body, &u)
 			want := map[string]string{"admin": "", "manager": "ml"}[caller]
 			if deref(u.Team) != want || u.Role != "user" {
@@ -280,19 +281,19 @@ func (r *rig) visible(t *testing.T, route string, body []byte) []string {
 	var out []string
 	switch route {
 	case "GET /admin/v1/keys":
-		var l list[keyJSON]
+		var l list[keyview.Key]
 		mustJSON(t, body, &l)
 		for _, k := range l.Data {
 			out = append(out, k.Name)
 		}
 	case "GET /admin/v1/teams":
-		var l list[teamJSON]
+		var l list[keyview.Team]
 		mustJSON(t, body, &l)
 		for _, x := range l.Data {
 			out = append(out, x.Name)
 		}
 	case "GET /admin/v1/users":
-		var l list[userJSON]
+		var l list[keyview.User]
 		mustJSON(t, body, &l)
 		for _, x := range l.Data {
 			out = append(out, x.Name)

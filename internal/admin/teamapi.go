@@ -5,6 +5,7 @@ import (
 
 	"github.com/wardenproject/warden/internal/apperr"
 	"github.com/wardenproject/warden/internal/keys"
+	"github.com/wardenproject/warden/internal/keys/keyview"
 )
 
 // teamCreate is the body of POST /admin/v1/teams.
@@ -28,10 +29,10 @@ func (a *api) listTeams(c *call) error {
 	if err != nil {
 		return recordErr(err, errInternal)
 	}
-	out := list[teamJSON]{Data: []teamJSON{}}
+	out := list[keyview.Team]{Data: []keyview.Team{}}
 	for _, t := range ts {
 		if reachesTeam(c.access, c.p, t.Name) {
-			out.Data = append(out.Data, toTeamJSON(t))
+			out.Data = append(out.Data, keyview.FromTeam(t))
 		}
 	}
 	return c.reply(http.StatusOK, out)
@@ -55,7 +56,7 @@ func (a *api) createTeam(c *call) error {
 	}
 	a.audit(c, "team/"+t.Name)
 	c.w.Header().Set("Location", "/admin/v1/teams/"+t.Name)
-	return c.reply(http.StatusCreated, toTeamJSON(t))
+	return c.reply(http.StatusCreated, keyview.FromTeam(t))
 }
 
 // reachableTeam loads the team of the path's {name}, if the caller
@@ -77,7 +78,7 @@ func (a *api) getTeam(c *call) error {
 	if err != nil {
 		return err
 	}
-	return c.reply(http.StatusOK, toTeamJSON(t))
+	return c.reply(http.StatusOK, keyview.FromTeam(t))
 }
 
 func (a *api) updateTeam(c *call) error {
@@ -110,7 +111,7 @@ func (a *api) updateTeam(c *call) error {
 		return recordErr(err, noTeam(c.params["name"]))
 	}
 	a.audit(c, "team/"+t.Name)
-	return c.reply(http.StatusOK, toTeamJSON(t))
+	return c.reply(http.StatusOK, keyview.FromTeam(t))
 }
 
 func (a *api) deleteTeam(c *call) error {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/wardenproject/warden/internal/apperr"
 	"github.com/wardenproject/warden/internal/keys"
+	"github.com/wardenproject/warden/internal/keys/keyview"
 )
 
 // userCreate is the body of POST /admin/v1/users.
@@ -30,10 +31,10 @@ func (a *api) listUsers(c *call) error {
 	if err != nil {
 		return recordErr(err, errInternal)
 	}
-	out := list[userJSON]{Data: []userJSON{}}
+	out := list[keyview.User]{Data: []keyview.User{}}
 	for _, u := range us {
 		if reachesUser(c.access, c.p, u) {
-			out.Data = append(out.Data, toUserJSON(u))
+			out.Data = append(out.Data, keyview.FromUser(u))
 		}
 	}
 	return c.reply(http.StatusOK, out)
@@ -72,7 +73,7 @@ func (a *api) createUser(c *call) error {
 	}
 	a.audit(c, "user/"+u.Name)
 	c.w.Header().Set("Location", "/admin/v1/users/"+u.Name)
-	return c.reply(http.StatusCreated, toUserJSON(u))
+	return c.reply(http.StatusCreated, keyview.FromUser(u))
 }
 
 // reachableUser loads the user of the path's {name}, if the caller
@@ -107,7 +108,7 @@ func (a *api) getUser(c *call) error {
 	if err != nil {
 		return err
 	}
-	return c.reply(http.StatusOK, toUserJSON(u))
+	return c.reply(http.StatusOK, keyview.FromUser(u))
 }
 
 func (a *api) updateUser(c *call) error {
@@ -144,7 +145,7 @@ func (a *api) updateUser(c *call) error {
 		return recordErr(err, noUser(name))
 	}
 	a.audit(c, "user/"+name)
-	return c.reply(http.StatusOK, toUserJSON(u))
+	return c.reply(http.StatusOK, keyview.FromUser(u))
 }
 
 func (a *api) deleteUser(c *call) error {

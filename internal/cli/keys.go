@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wardenproject/warden/internal/keys"
+	"github.com/wardenproject/warden/internal/keys/keyview"
 	"github.com/wardenproject/warden/internal/meter"
 	"github.com/wardenproject/warden/internal/secret"
 	"github.com/wardenproject/warden/internal/vault"
@@ -121,104 +122,6 @@ the key itself.`,
 		a.keysStateCmd("resume", "Make a suspended key work again",
 			"  warden keys resume key_3xY9aBcDeFgHiJkL", (*keys.Manager).Resume, "resumed key %s\n"))
 	return cmd
-}
-
-// keyJSON is one key in list, show and update --json, and the record part
-// of create and rotate --json: never the key, never its hash. Every field
-// is always present, null or empty when unset, so that scripts need not
-// guess.
-type keyJSON struct {
-	ID                 string      `json:"id"`
-	Name               string      `json:"name"`
-	Hint               string      `json:"hint"`
-	State              keys.State  `json:"state"`
-	Expired            bool        `json:"expired"`
-	Role               string      `json:"role"`
-	Team               *string     `json:"team"`
-	User               *string     `json:"user"`
-	Models             []string    `json:"models"`
-	Routes             []string    `json:"routes"`
-	IPs                []string    `json:"ips"`
-	Limits             limitsJSON  `json:"limits"`
-	Budget             *budgetJSON `json:"budget"`
-	Tags               []string    `json:"tags"`
-	ExpiresAt          *time.Time  `json:"expires_at"`
-	CreatedAt          time.Time   `json:"created_at"`
-	UpdatedAt          time.Time   `json:"updated_at"`
-	LastUsedAt         *time.Time  `json:"last_used_at"`
-	PreviousValidUntil *time.Time  `json:"previous_valid_until,omitempty"`
-}
-
-// createdJSON is what create and rotate print with --json: the record and
-// the key, which is written from the secret's bytes, zeroed afterwards.
-type createdJSON struct {
-	Key json.RawMessage `json:"key"`
-	keyJSON
-}
-
-// limitsJSON shows keys.Limits; zero is no limit.
-type limitsJSON struct {
-	RPS         int64 `json:"rps"`
-	RPM         int64 `json:"rpm"`
-	TPM         int64 `json:"tpm"`
-	MaxParallel int64 `json:"max_parallel"`
-}
-
-// budgetJSON shows a meter.Budget: the amount exactly, as a decimal
-// string of dollars and in nano-dollars, and the period.
-type budgetJSON struct {
-	LimitUSD     string       `json:"limit_usd"`
-	LimitNanoUSD meter.Amount `json:"limit_nano_usd"`
-	Period       meter.Period `json:"period"`
-}
-
-func toLimitsJSON(l keys.Limits) limitsJSON {
-	return limitsJSON{RPS: l.RPS, RPM: l.RPM, TPM: l.TPM, MaxParallel: l.MaxParallel}
-}
-
-func toBudgetJSON(b meter.Budget) *budgetJSON {
-	if b.IsZero() {
-		return nil
-	}
-	return &budgetJSON{LimitUSD: strings.TrimPrefix(b.Limit.String(), "$"), LimitNanoUSD: b.Limit, Period: b.Period}
-}
-
-func toKeyJSON(k keys.Key, now time.Time) keyJSON {
-	ips := make([]string, len(k.IPs))
-	for i, p := range k.IPs {
-		ips[i] = p.String()
-	}
-	j := keyJSON{
-		ID: k.ID, Name: k.Name, Hint: k.Hint, State: k.State, Expired: k.Expired(now), Role: k.Role,
-		Team: optString(k.Team), User: optString(k.User), Models: orEmpty(k.Models), Routes: orEmpty(k.Routes), IPs: ips,
-		Limits: toLimitsJSON(k.Limits), Budget: toBudgetJSON(k.Budget), Tags: orEmpty(k.Tags),
-		ExpiresAt: optTime(k.ExpiresAt), CreatedAt: k.CreatedAt, UpdatedAt: k.UpdatedAt, LastUsedAt: optTime(k.LastUsedAt),
-	}
-	if k.State != keys.Revoked && now.Before(k.PreviousValidUntil) {
-		j.PreviousValidUntil = optTime(k.PreviousValidUntil)
-	}
-	return j
-}
-
-func optTime(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	return &t
-}
-
-func optString(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
-func orEmpty(ms []string) []string {
-	if ms == nil {
-		return []string{}
-	}
-	return ms
 }
 
 // writeJSON prints v indented, with a final newline.
@@ -500,7 +403,7 @@ func printNewKey(w io.Writer, verb string, k keys.Key, sec secret.Secret, asJSON
 		quoted := make([]byte, 0, sec.Len()+2)
 		quoted = append(append(append(quoted, '"'), sec.Reveal()...), '"')
 		defer clear(quoted)
-		out := createdJSON{Key: quoted, keyJSON: toKeyJSON(k, k.UpdatedAt)}
+		out := keyview.Created{Secret: quoted, Key: keyview.FromKey(k, k.UpdatedAt)}
 		if verb == "Rotated" {
 			out.PreviousValidUntil = optTime(k.PreviousValidUntil)
 		}
@@ -621,9 +524,9 @@ user, routes, IPs, limits, budget, tags); --json shows everything.`,
 
 func printKeys(w io.Writer, ks []keys.Key, now time.Time, asJSON bool) error {
 	if asJSON {
-		list := make([]keyJSON, 0, len(ks))
+		list := make([]keyview.Key, 0, len(ks))
 		for _, k := range ks {
-			list = append(list, toKeyJSON(k, now))
+			list = append(list, keyview.FromKey(k, now))
 		}
 		return writeJSON(w, list)
 	}
@@ -656,7 +559,7 @@ func describeState(k keys.Key, now time.Time) string {
 // printKey shows one key in full, one field a line.
 func printKey(w io.Writer, k keys.Key, now time.Time, asJSON bool) error {
 	if asJSON {
-		return writeJSON(w, toKeyJSON(k, now))
+		return writeJSON(w, keyview.FromKey(k, now))
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	ips := make([]string, len(k.IPs))
@@ -924,4 +827,11 @@ func (a *app) keysStateCmd(verb, short, example string, op func(*keys.Manager, c
 			})
 		},
 	}
+}
+
+func optTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }

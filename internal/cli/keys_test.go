@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/wardenproject/warden/internal/keys"
+	"github.com/wardenproject/warden/internal/keys/keyview"
 	"github.com/wardenproject/warden/internal/secret"
 )
 
@@ -38,14 +39,14 @@ func (h *harness) mustSecret(args ...string) result {
 
 // createdOut is what create and rotate print with --json.
 type createdOut struct {
-	Key string `json:"key"`
-	keyJSON
+	Secret string `json:"key"`
+	keyview.Key
 }
 
 // keyJSONFields are the fields of a key in --json output, sorted; never
 // the key or its hash.
 var keyJSONFields = []string{"budget", "created_at", "expired", "expires_at", "hint", "id", "ips", "last_used_at", "limits",
-	"models", "name", "role", "routes", "state", "tags", "team", "updated_at", "user"}
+	"models", "name", "previous_valid_until", "role", "routes", "state", "tags", "team", "updated_at", "user"}
 
 func sorted(s []string) []string {
 	s = slices.Clone(s)
@@ -88,14 +89,14 @@ func TestKeysLifecycle(t *testing.T) {
 	if got, want := jsonKeys(t, raw), append(slices.Clone(keyJSONFields), "key"); !slices.Equal(got, sorted(want)) {
 		t.Fatalf("create --json fields = %v, want %v", got, want)
 	}
-	if !keys.Valid(created.Key) || !keys.ValidID(created.ID) || created.Name != "ci-evals" ||
+	if !keys.Valid(created.Secret) || !keys.ValidID(created.ID) || created.Name != "ci-evals" ||
 		!slices.Equal(created.Models, []string{"gpt-4o", "claude-*"}) || created.ExpiresAt == nil {
 		t.Fatalf("create --json = %+v", created)
 	}
 	if d := created.ExpiresAt.Sub(start.Add(24 * time.Hour)); d < 0 || d > time.Minute {
 		t.Fatalf("expires_at = %v, want 24h from now", created.ExpiresAt)
 	}
-	if strings.Contains(r.stderr, created.Key) {
+	if strings.Contains(r.stderr, created.Secret) {
 		t.Fatal("create printed the key on stderr")
 	}
 
@@ -122,9 +123,9 @@ func TestKeysLifecycle(t *testing.T) {
 	if got := jsonKeys(t, listed[0]); !slices.Equal(got, keyJSONFields) {
 		t.Fatalf("list --json fields = %v, want %v", got, keyJSONFields)
 	}
-	var first keyJSON
+	var first keyview.Key
 	decodeStrict(t, string(listed[0]), &first)
-	if first.ID != created.ID || first.State != keys.Active || first.Expired || first.Hint != keys.Prefix+"…"+created.Key[len(created.Key)-4:] ||
+	if first.ID != created.ID || first.State != keys.Active || first.Expired || first.Hint != keys.Prefix+"…"+created.Secret[len(created.Secret)-4:] ||
 		!slices.Equal(first.Models, created.Models) || first.LastUsedAt != nil {
 		t.Fatalf("list --json first key = %+v", first)
 	}
@@ -139,7 +140,7 @@ func TestKeysLifecycle(t *testing.T) {
 	rot := h.mustSecret("keys", "rotate", created.ID, "--grace", "1h", "--json")
 	var rotated createdOut
 	decodeStrict(t, rot.stdout, &rotated)
-	if rotated.ID != created.ID || !keys.Valid(rotated.Key) || rotated.Key == created.Key || rotated.PreviousValidUntil == nil {
+	if rotated.ID != created.ID || !keys.Valid(rotated.Secret) || rotated.Secret == created.Secret || rotated.PreviousValidUntil == nil {
 		t.Fatalf("rotate --json = %+v", rotated)
 	}
 	if d := rotated.PreviousValidUntil.Sub(time.Now().Add(time.Hour)); d > 0 || d < -time.Minute {
@@ -158,7 +159,7 @@ func TestKeysLifecycle(t *testing.T) {
 	m, closeM := openKeyManager(t, h)
 	defer closeM()
 	ctx := t.Context()
-	for _, k := range []string{created.Key, rotated.Key} {
+	for _, k := range []string{created.Secret, rotated.Secret} {
 		if _, err := m.Authenticate(ctx, k); err != nil {
 			t.Fatalf("a CLI-made key does not authenticate: %v", err)
 		}
@@ -173,7 +174,7 @@ func TestKeysLifecycle(t *testing.T) {
 	if err := m.Poll(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.Authenticate(ctx, rotated.Key); !errors.Is(err, keys.ErrSuspended) {
+	if _, err := m.Authenticate(ctx, rotated.Secret); !errors.Is(err, keys.ErrSuspended) {
 		t.Fatalf("after keys suspend: %v", err)
 	}
 	h.must("", "keys", "resume", created.ID)
@@ -184,12 +185,12 @@ func TestKeysLifecycle(t *testing.T) {
 	if err := m.Poll(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{created.Key, rotated.Key} {
+	for _, k := range []string{created.Secret, rotated.Secret} {
 		if _, err := m.Authenticate(ctx, k); !errors.Is(err, keys.ErrInvalid) {
 			t.Fatalf("after keys revoke: %v", err)
 		}
 	}
-	var after []keyJSON
+	var after []keyview.Key
 	if err := json.Unmarshal([]byte(h.must("", "keys", "list", "--json").stdout), &after); err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +209,7 @@ func TestKeysLifecycle(t *testing.T) {
 		t.Fatalf("the pepper has %d bytes", len(pepper))
 	}
 	h.assertNowhere(pepper)
-	for _, k := range []string{created.Key, second, rotated.Key, rot2.stdout[strings.Index(rot2.stdout, keys.Prefix) : strings.Index(rot2.stdout, keys.Prefix)+keys.Len]} {
+	for _, k := range []string{created.Secret, second, rotated.Secret, rot2.stdout[strings.Index(rot2.stdout, keys.Prefix) : strings.Index(rot2.stdout, keys.Prefix)+keys.Len]} {
 		h.assertNowhere(k)
 		mac := hmac.New(sha256.New, []byte(pepper))
 		mac.Write([]byte(k))
@@ -260,7 +261,7 @@ func TestKeysCommandErrors(t *testing.T) {
 		{"bad model glob", []string{"keys", "create", "--name", "x", "--models", "gpt-[4"}, "path.Match"},
 		{"bad ttl", []string{"keys", "create", "--name", "x", "--ttl", "3 days"}, "invalid argument"},
 		{"unknown id", []string{"keys", "revoke", "key_0000000000000000"}, "warden keys list"},
-		{"key instead of id", []string{"keys", "revoke", c.Key}, "not a key id"},
+		{"key instead of id", []string{"keys", "revoke", c.Secret}, "not a key id"},
 		{"canary instead of id", []string{"keys", "rotate", canary}, "not a key id"},
 		{"negative grace", []string{"keys", "rotate", c.ID, "--grace", "-1h"}, "negative"},
 		{"no id", []string{"keys", "suspend"}, "accepts 1 arg"},
@@ -273,11 +274,11 @@ func TestKeysCommandErrors(t *testing.T) {
 		})
 	}
 	// Nothing was created by the failures, and nothing echoed a key.
-	var listed []keyJSON
+	var listed []keyview.Key
 	if err := json.Unmarshal([]byte(h.must("", "keys", "list", "--json").stdout), &listed); err != nil || len(listed) != 1 {
 		t.Fatalf("list after refused commands: %d keys (%v)", len(listed), err)
 	}
-	h.assertNowhere(c.Key)
+	h.assertNowhere(c.Secret)
 	h.assertNowhere(canary)
 }
 

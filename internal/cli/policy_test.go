@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wardenproject/warden/internal/keys"
+	"github.com/wardenproject/warden/internal/keys/keyview"
 )
 
 // about reports whether t is within a minute of d from now.
@@ -20,7 +21,7 @@ func about(t *time.Time, d time.Duration) bool {
 	return diff > -time.Minute && diff < time.Minute
 }
 
-func budgetIs(b *budgetJSON, usd string, nano int64, period string) bool {
+func budgetIs(b *keyview.Budget, usd string, nano int64, period string) bool {
 	return b != nil && b.LimitUSD == usd && int64(b.LimitNanoUSD) == nano && string(b.Period) == period
 }
 
@@ -31,14 +32,14 @@ func (h *harness) createKey(args ...string) createdOut {
 	r := h.mustSecret(append([]string{"keys", "create", "--json"}, args...)...)
 	var c createdOut
 	decodeStrict(h.t, r.stdout, &c)
-	if !keys.Valid(c.Key) || !keys.ValidID(c.ID) {
+	if !keys.Valid(c.Secret) || !keys.ValidID(c.ID) {
 		h.t.Fatalf("create --json = %+v", c)
 	}
 	return c
 }
 
 // shown returns the key with id as show --json and list --json print it.
-func (h *harness) shown(id string) (show, listed keyJSON) {
+func (h *harness) shown(id string) (show, listed keyview.Key) {
 	h.t.Helper()
 	decodeStrict(h.t, h.must("", "keys", "show", id, "--json").stdout, &show)
 	var list []json.RawMessage
@@ -46,7 +47,7 @@ func (h *harness) shown(id string) (show, listed keyJSON) {
 		h.t.Fatal(err)
 	}
 	for _, raw := range list {
-		var k keyJSON
+		var k keyview.Key
 		decodeStrict(h.t, string(raw), &k)
 		if k.ID == id {
 			return show, k
@@ -70,61 +71,61 @@ func TestKeysCreatePolicyFlags(t *testing.T) {
 	tests := []struct {
 		name  string
 		args  []string
-		check func(k keyJSON) bool
+		check func(k keyview.Key) bool
 	}{
-		{"no flags", nil, func(k keyJSON) bool {
-			return len(k.Models)+len(k.Routes)+len(k.IPs)+len(k.Tags) == 0 && k.Limits == (limitsJSON{}) && k.Budget == nil &&
+		{"no flags", nil, func(k keyview.Key) bool {
+			return len(k.Models)+len(k.Routes)+len(k.IPs)+len(k.Tags) == 0 && k.Limits == (keyview.Limits{}) && k.Budget == nil &&
 				k.Team == nil && k.User == nil && k.Role == "user" && k.ExpiresAt == nil
 		}},
-		{"models", []string{"--models", "gpt-4o, claude-*", "--models", "meta-llama/*"}, func(k keyJSON) bool {
+		{"models", []string{"--models", "gpt-4o, claude-*", "--models", "meta-llama/*"}, func(k keyview.Key) bool {
 			return slices.Equal(k.Models, []string{"gpt-4o", "claude-*", "meta-llama/*"})
 		}},
-		{"routes", []string{"--routes", "/v1/chat/completions,/proxy/iris/*"}, func(k keyJSON) bool {
+		{"routes", []string{"--routes", "/v1/chat/completions,/proxy/iris/*"}, func(k keyview.Key) bool {
 			return slices.Equal(k.Routes, []string{"/v1/chat/completions", "/proxy/iris/*"})
 		}},
-		{"ttl", []string{"--ttl", "2h"}, func(k keyJSON) bool { return about(k.ExpiresAt, 2*time.Hour) }},
-		{"expires", []string{"--expires", "2099-01-02T03:04:05+02:00"}, func(k keyJSON) bool {
+		{"ttl", []string{"--ttl", "2h"}, func(k keyview.Key) bool { return about(k.ExpiresAt, 2*time.Hour) }},
+		{"expires", []string{"--expires", "2099-01-02T03:04:05+02:00"}, func(k keyview.Key) bool {
 			return k.ExpiresAt != nil && k.ExpiresAt.Equal(time.Date(2099, 1, 2, 1, 4, 5, 0, time.UTC))
 		}},
-		{"ip", []string{"--ip", "10.0.0.0/8", "--ip", "192.0.2.7,2001:db8::1", "--ip", "::ffff:198.51.100.0/120"}, func(k keyJSON) bool {
+		{"ip", []string{"--ip", "10.0.0.0/8", "--ip", "192.0.2.7,2001:db8::1", "--ip", "::ffff:198.51.100.0/120"}, func(k keyview.Key) bool {
 			return slices.Equal(k.IPs, []string{"10.0.0.0/8", "192.0.2.7/32", "2001:db8::1/128", "198.51.100.0/24"})
 		}},
-		{"rps", []string{"--rps", "3"}, func(k keyJSON) bool { return k.Limits == limitsJSON{RPS: 3} }},
-		{"rpm", []string{"--rpm", "60"}, func(k keyJSON) bool { return k.Limits == limitsJSON{RPM: 60} }},
-		{"tpm", []string{"--tpm", "100000"}, func(k keyJSON) bool { return k.Limits == limitsJSON{TPM: 100000} }},
-		{"max-parallel", []string{"--max-parallel", "4"}, func(k keyJSON) bool { return k.Limits == limitsJSON{MaxParallel: 4} }},
-		{"budget, a month by default", []string{"--budget", "2.5"}, func(k keyJSON) bool {
+		{"rps", []string{"--rps", "3"}, func(k keyview.Key) bool { return k.Limits == keyview.Limits{RPS: 3} }},
+		{"rpm", []string{"--rpm", "60"}, func(k keyview.Key) bool { return k.Limits == keyview.Limits{RPM: 60} }},
+		{"tpm", []string{"--tpm", "100000"}, func(k keyview.Key) bool { return k.Limits == keyview.Limits{TPM: 100000} }},
+		{"max-parallel", []string{"--max-parallel", "4"}, func(k keyview.Key) bool { return k.Limits == keyview.Limits{MaxParallel: 4} }},
+		{"budget, a month by default", []string{"--budget", "2.5"}, func(k keyview.Key) bool {
 			return budgetIs(k.Budget, "2.50", 2_500_000_000, "month")
 		}},
-		{"budget and period", []string{"--budget", "$0.000001", "--budget-period", "day"}, func(k keyJSON) bool {
+		{"budget and period", []string{"--budget", "$0.000001", "--budget-period", "day"}, func(k keyview.Key) bool {
 			return budgetIs(k.Budget, "0.000001", 1000, "day")
 		}},
-		{"budget in total", []string{"--budget", "100", "--budget-period", "total"}, func(k keyJSON) bool {
+		{"budget in total", []string{"--budget", "100", "--budget-period", "total"}, func(k keyview.Key) bool {
 			return budgetIs(k.Budget, "100.00", 100_000_000_000, "total")
 		}},
-		{"team", []string{"--team", "ml"}, func(k keyJSON) bool { return k.Team != nil && *k.Team == "ml" && k.User == nil }},
-		{"user in a team", []string{"--user", "ada@example.com"}, func(k keyJSON) bool {
+		{"team", []string{"--team", "ml"}, func(k keyview.Key) bool { return k.Team != nil && *k.Team == "ml" && k.User == nil }},
+		{"user in a team", []string{"--user", "ada@example.com"}, func(k keyview.Key) bool {
 			return k.User != nil && *k.User == "ada@example.com" && k.Team != nil && *k.Team == "ml"
 		}},
-		{"user in no team", []string{"--user", "bob"}, func(k keyJSON) bool { return k.User != nil && *k.User == "bob" && k.Team == nil }},
-		{"role", []string{"--role", "admin"}, func(k keyJSON) bool { return k.Role == "admin" }},
-		{"tags", []string{"--tags", "ci, nightly"}, func(k keyJSON) bool { return slices.Equal(k.Tags, []string{"ci", "nightly"}) }},
-		{"throwaway", []string{"--throwaway"}, func(k keyJSON) bool {
+		{"user in no team", []string{"--user", "bob"}, func(k keyview.Key) bool { return k.User != nil && *k.User == "bob" && k.Team == nil }},
+		{"role", []string{"--role", "admin"}, func(k keyview.Key) bool { return k.Role == "admin" }},
+		{"tags", []string{"--tags", "ci, nightly"}, func(k keyview.Key) bool { return slices.Equal(k.Tags, []string{"ci", "nightly"}) }},
+		{"throwaway", []string{"--throwaway"}, func(k keyview.Key) bool {
 			return about(k.ExpiresAt, time.Hour) && budgetIs(k.Budget, "1.00", 1_000_000_000, "total") &&
-				k.Limits == limitsJSON{RPM: 60, MaxParallel: 4} && slices.Equal(k.Tags, []string{"throwaway"})
+				k.Limits == keyview.Limits{RPM: 60, MaxParallel: 4} && slices.Equal(k.Tags, []string{"throwaway"})
 		}},
 		{"throwaway overridden", []string{"--throwaway", "--expires", "2099-01-01T00:00:00Z", "--rpm", "5", "--budget", "3", "--tags", "demo"},
-			func(k keyJSON) bool {
+			func(k keyview.Key) bool {
 				return k.ExpiresAt != nil && k.ExpiresAt.Year() == 2099 && budgetIs(k.Budget, "3.00", 3_000_000_000, "total") &&
-					k.Limits == limitsJSON{RPM: 5, MaxParallel: 4} && slices.Equal(k.Tags, []string{"demo", "throwaway"})
+					k.Limits == keyview.Limits{RPM: 5, MaxParallel: 4} && slices.Equal(k.Tags, []string{"demo", "throwaway"})
 			}},
-		{"throwaway with a daily period", []string{"--throwaway", "--budget-period", "day"}, func(k keyJSON) bool {
+		{"throwaway with a daily period", []string{"--throwaway", "--budget-period", "day"}, func(k keyview.Key) bool {
 			return budgetIs(k.Budget, "1.00", 1_000_000_000, "day") && about(k.ExpiresAt, time.Hour)
 		}},
-		{"throwaway without a budget", []string{"--throwaway", "--budget", "0"}, func(k keyJSON) bool {
+		{"throwaway without a budget", []string{"--throwaway", "--budget", "0"}, func(k keyview.Key) bool {
 			return k.Budget == nil && k.Limits.RPM == 60
 		}},
-		{"the documented recipe", []string{"--ttl", "1h", "--budget", "1"}, func(k keyJSON) bool {
+		{"the documented recipe", []string{"--ttl", "1h", "--budget", "1"}, func(k keyview.Key) bool {
 			return about(k.ExpiresAt, time.Hour) && budgetIs(k.Budget, "1.00", 1_000_000_000, "month")
 		}},
 	}
@@ -132,9 +133,9 @@ func TestKeysCreatePolicyFlags(t *testing.T) {
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c := h.createKey(append([]string{"--name", fmt.Sprint("k", i)}, tc.args...)...)
-			created = append(created, c.Key)
+			created = append(created, c.Secret)
 			show, listed := h.shown(c.ID)
-			for what, k := range map[string]keyJSON{"create --json": c.keyJSON, "show --json": show, "list --json": listed} {
+			for what, k := range map[string]keyview.Key{"create --json": c.Key, "show --json": show, "list --json": listed} {
 				if !tc.check(k) {
 					t.Errorf("%s: %+v", what, k)
 				}
@@ -149,7 +150,7 @@ func TestKeysCreatePolicyFlags(t *testing.T) {
 			t.Errorf("keys list lacks %q:\n%s", want, table)
 		}
 	}
-	var list []keyJSON
+	var list []keyview.Key
 	if err := json.Unmarshal([]byte(h.must("", "keys", "list", "--json").stdout), &list); err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +174,7 @@ func TestKeysShowHuman(t *testing.T) {
 			t.Errorf("keys show lacks %q:\n%s", want, out)
 		}
 	}
-	h.assertNowhere(c.Key)
+	h.assertNowhere(c.Secret)
 }
 
 // TestKeysUpdateFlags applies one update after another to one key and
@@ -187,45 +188,47 @@ func TestKeysUpdateFlags(t *testing.T) {
 		"--budget", "5", "--budget-period", "day", "--user", "ada@example.com", "--role", "manager", "--tags", "a", "--ttl", "24h")
 	steps := []struct {
 		args  []string
-		check func(k keyJSON) bool
+		check func(k keyview.Key) bool
 	}{
-		{[]string{"--name", "renamed"}, func(k keyJSON) bool { return k.Name == "renamed" && slices.Equal(k.Models, []string{"gpt-4o"}) }},
-		{[]string{"--models", "o3,o4-mini"}, func(k keyJSON) bool { return slices.Equal(k.Models, []string{"o3", "o4-mini"}) }},
-		{[]string{"--models", ""}, func(k keyJSON) bool { return len(k.Models) == 0 && k.Models != nil }},
-		{[]string{"--routes", "/v1/models"}, func(k keyJSON) bool { return slices.Equal(k.Routes, []string{"/v1/models"}) }},
-		{[]string{"--routes", ""}, func(k keyJSON) bool { return len(k.Routes) == 0 }},
-		{[]string{"--ip", "192.0.2.1", "--ip", "2001:db8::/48"}, func(k keyJSON) bool {
+		{[]string{"--name", "renamed"}, func(k keyview.Key) bool { return k.Name == "renamed" && slices.Equal(k.Models, []string{"gpt-4o"}) }},
+		{[]string{"--models", "o3,o4-mini"}, func(k keyview.Key) bool { return slices.Equal(k.Models, []string{"o3", "o4-mini"}) }},
+		{[]string{"--models", ""}, func(k keyview.Key) bool { return len(k.Models) == 0 && k.Models != nil }},
+		{[]string{"--routes", "/v1/models"}, func(k keyview.Key) bool { return slices.Equal(k.Routes, []string{"/v1/models"}) }},
+		{[]string{"--routes", ""}, func(k keyview.Key) bool { return len(k.Routes) == 0 }},
+		{[]string{"--ip", "192.0.2.1", "--ip", "2001:db8::/48"}, func(k keyview.Key) bool {
 			return slices.Equal(k.IPs, []string{"192.0.2.1/32", "2001:db8::/48"})
 		}},
-		{[]string{"--ip", ""}, func(k keyJSON) bool { return len(k.IPs) == 0 }},
-		{[]string{"--rps", "2", "--max-parallel", "3"}, func(k keyJSON) bool { return k.Limits == limitsJSON{RPS: 2, RPM: 60, TPM: 1000, MaxParallel: 3} }},
-		{[]string{"--rpm", "0", "--tpm", "5"}, func(k keyJSON) bool { return k.Limits == limitsJSON{RPS: 2, TPM: 5, MaxParallel: 3} }},
-		{[]string{"--budget", "7"}, func(k keyJSON) bool { return budgetIs(k.Budget, "7.00", 7_000_000_000, "day") }},
-		{[]string{"--budget-period", "total"}, func(k keyJSON) bool { return budgetIs(k.Budget, "7.00", 7_000_000_000, "total") }},
-		{[]string{"--budget", "0"}, func(k keyJSON) bool { return k.Budget == nil }},
-		{[]string{"--budget", "1.25"}, func(k keyJSON) bool { return budgetIs(k.Budget, "1.25", 1_250_000_000, "month") }},
-		{[]string{"--budget", ""}, func(k keyJSON) bool { return k.Budget == nil }},
-		{[]string{"--team", "ops"}, func(k keyJSON) bool { return k.Team != nil && *k.Team == "ops" && *k.User == "ada@example.com" }},
-		{[]string{"--user", "bob", "--team", ""}, func(k keyJSON) bool { return *k.User == "bob" && k.Team == nil }},
-		{[]string{"--user", ""}, func(k keyJSON) bool { return k.User == nil }},
-		{[]string{"--role", "admin"}, func(k keyJSON) bool { return k.Role == "admin" }},
-		{[]string{"--role", ""}, func(k keyJSON) bool { return k.Role == "user" }},
-		{[]string{"--tags", "b,c"}, func(k keyJSON) bool { return slices.Equal(k.Tags, []string{"b", "c"}) }},
-		{[]string{"--tags", ""}, func(k keyJSON) bool { return len(k.Tags) == 0 }},
-		{[]string{"--ttl", "3h"}, func(k keyJSON) bool { return about(k.ExpiresAt, 3*time.Hour) }},
-		{[]string{"--expires", "2099-05-06T07:08:09Z"}, func(k keyJSON) bool {
+		{[]string{"--ip", ""}, func(k keyview.Key) bool { return len(k.IPs) == 0 }},
+		{[]string{"--rps", "2", "--max-parallel", "3"}, func(k keyview.Key) bool {
+			return k.Limits == keyview.Limits{RPS: 2, RPM: 60, TPM: 1000, MaxParallel: 3}
+		}},
+		{[]string{"--rpm", "0", "--tpm", "5"}, func(k keyview.Key) bool { return k.Limits == keyview.Limits{RPS: 2, TPM: 5, MaxParallel: 3} }},
+		{[]string{"--budget", "7"}, func(k keyview.Key) bool { return budgetIs(k.Budget, "7.00", 7_000_000_000, "day") }},
+		{[]string{"--budget-period", "total"}, func(k keyview.Key) bool { return budgetIs(k.Budget, "7.00", 7_000_000_000, "total") }},
+		{[]string{"--budget", "0"}, func(k keyview.Key) bool { return k.Budget == nil }},
+		{[]string{"--budget", "1.25"}, func(k keyview.Key) bool { return budgetIs(k.Budget, "1.25", 1_250_000_000, "month") }},
+		{[]string{"--budget", ""}, func(k keyview.Key) bool { return k.Budget == nil }},
+		{[]string{"--team", "ops"}, func(k keyview.Key) bool { return k.Team != nil && *k.Team == "ops" && *k.User == "ada@example.com" }},
+		{[]string{"--user", "bob", "--team", ""}, func(k keyview.Key) bool { return *k.User == "bob" && k.Team == nil }},
+		{[]string{"--user", ""}, func(k keyview.Key) bool { return k.User == nil }},
+		{[]string{"--role", "admin"}, func(k keyview.Key) bool { return k.Role == "admin" }},
+		{[]string{"--role", ""}, func(k keyview.Key) bool { return k.Role == "user" }},
+		{[]string{"--tags", "b,c"}, func(k keyview.Key) bool { return slices.Equal(k.Tags, []string{"b", "c"}) }},
+		{[]string{"--tags", ""}, func(k keyview.Key) bool { return len(k.Tags) == 0 }},
+		{[]string{"--ttl", "3h"}, func(k keyview.Key) bool { return about(k.ExpiresAt, 3*time.Hour) }},
+		{[]string{"--expires", "2099-05-06T07:08:09Z"}, func(k keyview.Key) bool {
 			return k.ExpiresAt != nil && k.ExpiresAt.Equal(time.Date(2099, 5, 6, 7, 8, 9, 0, time.UTC))
 		}},
-		{[]string{"--expires", "never"}, func(k keyJSON) bool { return k.ExpiresAt == nil }},
-		{[]string{"--ttl", "1h"}, func(k keyJSON) bool { return about(k.ExpiresAt, time.Hour) }},
-		{[]string{"--expires", ""}, func(k keyJSON) bool { return k.ExpiresAt == nil && k.State == keys.Active }},
+		{[]string{"--expires", "never"}, func(k keyview.Key) bool { return k.ExpiresAt == nil }},
+		{[]string{"--ttl", "1h"}, func(k keyview.Key) bool { return about(k.ExpiresAt, time.Hour) }},
+		{[]string{"--expires", ""}, func(k keyview.Key) bool { return k.ExpiresAt == nil && k.State == keys.Active }},
 	}
 	for _, st := range steps {
 		r := h.must("", append([]string{"keys", "update", c.ID, "--json"}, st.args...)...)
-		var updated keyJSON
+		var updated keyview.Key
 		decodeStrict(t, r.stdout, &updated)
 		show, listed := h.shown(c.ID)
-		for what, k := range map[string]keyJSON{"update --json": updated, "show --json": show, "list --json": listed} {
+		for what, k := range map[string]keyview.Key{"update --json": updated, "show --json": show, "list --json": listed} {
 			if !st.check(k) {
 				t.Errorf("after update %q, %s: %+v", st.args, what, k)
 			}
@@ -238,11 +241,11 @@ func TestKeysUpdateFlags(t *testing.T) {
 	// The key still works, with the policy: a server-side manager sees it.
 	m, closeM := openKeyManager(t, h)
 	defer closeM()
-	k, err := m.Authenticate(t.Context(), c.Key)
+	k, err := m.Authenticate(t.Context(), c.Secret)
 	if err != nil || k.Limits.RPM != 9 || k.Name != "renamed" {
 		t.Fatalf("after updates Authenticate = %+v, %v", k, err)
 	}
-	h.assertNowhere(c.Key)
+	h.assertNowhere(c.Secret)
 }
 
 func TestKeysPolicyErrors(t *testing.T) {
@@ -279,7 +282,7 @@ func TestKeysPolicyErrors(t *testing.T) {
 		{"update with only --json", []string{"keys", "update", c.ID, "--json"}, "nothing to change"},
 		{"update a revoked key", []string{"keys", "update", revoked.ID, "--rpm", "5"}, "revocation is final"},
 		{"update an unknown key", []string{"keys", "update", "key_0000000000000000", "--rpm", "5"}, "warden keys list"},
-		{"update a key given instead of an id", []string{"keys", "update", c.Key, "--rpm", "5"}, "not a key id"},
+		{"update a key given instead of an id", []string{"keys", "update", c.Secret, "--rpm", "5"}, "not a key id"},
 		{"update to an unknown team", []string{"keys", "update", c.ID, "--team", "nope"}, "warden teams create nope"},
 		{"update with a bad CIDR", []string{"keys", "update", c.ID, "--ip", "300.1.1.1"}, "not an IP address"},
 		{"update with a bad expiry", []string{"keys", "update", c.ID, "--expires", "soon"}, "RFC 3339"},
@@ -297,15 +300,15 @@ func TestKeysPolicyErrors(t *testing.T) {
 			}
 		})
 	}
-	var listed []keyJSON
+	var listed []keyview.Key
 	if err := json.Unmarshal([]byte(h.must("", "keys", "list", "--json").stdout), &listed); err != nil || len(listed) != 2 {
 		t.Fatalf("refused commands created keys: %d keys (%v)", len(listed), err)
 	}
-	if listed[0].Limits != (limitsJSON{}) || listed[0].ExpiresAt != nil {
+	if listed[0].Limits != (keyview.Limits{}) || listed[0].ExpiresAt != nil {
 		t.Fatalf("refused updates changed the key: %+v", listed[0])
 	}
-	h.assertNowhere(c.Key)
-	h.assertNowhere(revoked.Key)
+	h.assertNowhere(c.Secret)
+	h.assertNowhere(revoked.Secret)
 	h.assertNowhere(canary)
 }
 
@@ -317,20 +320,20 @@ func TestTeamsCommands(t *testing.T) {
 	if r := h.must("", "teams", "list", "--json"); strings.TrimSpace(r.stdout) != "[]" {
 		t.Fatalf("empty teams list --json: %q", r.stdout)
 	}
-	var tm teamJSON
+	var tm keyview.Team
 	decodeStrict(t, h.must("", "teams", "create", "ml", "--models", "gpt-4o*,claude-*", "--rps", "1", "--rpm", "600", "--tpm", "9000",
 		"--max-parallel", "20", "--budget", "500", "--json").stdout, &tm)
 	if tm.Name != "ml" || !slices.Equal(tm.Models, []string{"gpt-4o*", "claude-*"}) ||
-		tm.Limits != (limitsJSON{RPS: 1, RPM: 600, TPM: 9000, MaxParallel: 20}) || !budgetIs(tm.Budget, "500.00", 500_000_000_000, "month") {
+		tm.Limits != (keyview.Limits{RPS: 1, RPM: 600, TPM: 9000, MaxParallel: 20}) || !budgetIs(tm.Budget, "500.00", 500_000_000_000, "month") {
 		t.Fatalf("teams create --json = %+v", tm)
 	}
 	h.must("", "teams", "create", "interns", "--budget", "50", "--budget-period", "total")
-	var shown teamJSON
+	var shown keyview.Team
 	decodeStrict(t, h.must("", "teams", "show", "ml", "--json").stdout, &shown)
 	if shown.Name != tm.Name || !slices.Equal(shown.Models, tm.Models) || shown.Limits != tm.Limits || *shown.Budget != *tm.Budget {
 		t.Fatalf("teams show --json = %+v, want %+v", shown, tm)
 	}
-	var list []teamJSON
+	var list []keyview.Team
 	if err := json.Unmarshal([]byte(h.must("", "teams", "list", "--json").stdout), &list); err != nil || len(list) != 2 ||
 		list[0].Name != "interns" || list[1].Name != "ml" || !budgetIs(list[0].Budget, "50.00", 50_000_000_000, "total") {
 		t.Fatalf("teams list --json = %+v (%v)", list, err)
@@ -348,9 +351,9 @@ func TestTeamsCommands(t *testing.T) {
 		}
 	}
 
-	var up teamJSON
+	var up keyview.Team
 	decodeStrict(t, h.must("", "teams", "update", "ml", "--models", "", "--rpm", "0", "--budget", "700", "--json").stdout, &up)
-	if len(up.Models) != 0 || up.Limits != (limitsJSON{RPS: 1, TPM: 9000, MaxParallel: 20}) || !budgetIs(up.Budget, "700.00", 700_000_000_000, "month") {
+	if len(up.Models) != 0 || up.Limits != (keyview.Limits{RPS: 1, TPM: 9000, MaxParallel: 20}) || !budgetIs(up.Budget, "700.00", 700_000_000_000, "month") {
 		t.Fatalf("teams update --json = %+v", up)
 	}
 	decodeStrict(t, h.must("", "teams", "update", "ml", "--budget-period", "day", "--json").stdout, &up)
@@ -396,7 +399,7 @@ func TestTeamsCommands(t *testing.T) {
 			}
 		})
 	}
-	h.assertNowhere(c.Key)
+	h.assertNowhere(c.Secret)
 }
 
 func TestUsersCommands(t *testing.T) {
@@ -406,15 +409,15 @@ func TestUsersCommands(t *testing.T) {
 	}
 	h.must("", "teams", "create", "ml")
 	h.must("", "teams", "create", "ops")
-	var u userJSON
+	var u keyview.User
 	decodeStrict(t, h.must("", "users", "create", "ada@example.com", "--team", "ml", "--role", "manager", "--rpm", "120",
 		"--max-parallel", "2", "--budget", "50", "--budget-period", "day", "--json").stdout, &u)
 	if u.Name != "ada@example.com" || u.Team == nil || *u.Team != "ml" || u.Role != "manager" ||
-		u.Limits != (limitsJSON{RPM: 120, MaxParallel: 2}) || !budgetIs(u.Budget, "50.00", 50_000_000_000, "day") {
+		u.Limits != (keyview.Limits{RPM: 120, MaxParallel: 2}) || !budgetIs(u.Budget, "50.00", 50_000_000_000, "day") {
 		t.Fatalf("users create --json = %+v", u)
 	}
 	h.must("", "users", "create", "ci-bot")
-	var shown userJSON
+	var shown keyview.User
 	decodeStrict(t, h.must("", "users", "show", "ci-bot", "--json").stdout, &shown)
 	if shown.Team != nil || shown.Role != "user" || shown.Budget != nil {
 		t.Fatalf("users show --json of a plain user = %+v", shown)
@@ -425,14 +428,14 @@ func TestUsersCommands(t *testing.T) {
 			t.Errorf("users list lacks %q:\n%s", want, table)
 		}
 	}
-	var list []userJSON
+	var list []keyview.User
 	if err := json.Unmarshal([]byte(h.must("", "users", "list", "--json").stdout), &list); err != nil || len(list) != 2 || list[0].Name != "ada@example.com" {
 		t.Fatalf("users list --json = %+v (%v)", list, err)
 	}
 
-	var up userJSON
+	var up keyview.User
 	decodeStrict(t, h.must("", "users", "update", "ada@example.com", "--team", "ops", "--role", "auditor", "--rpm", "0", "--budget", "60", "--json").stdout, &up)
-	if *up.Team != "ops" || up.Role != "auditor" || up.Limits != (limitsJSON{MaxParallel: 2}) || !budgetIs(up.Budget, "60.00", 60_000_000_000, "day") {
+	if *up.Team != "ops" || up.Role != "auditor" || up.Limits != (keyview.Limits{MaxParallel: 2}) || !budgetIs(up.Budget, "60.00", 60_000_000_000, "day") {
 		t.Fatalf("users update --json = %+v", up)
 	}
 	decodeStrict(t, h.must("", "users", "update", "ada@example.com", "--team", "", "--role", "", "--json").stdout, &up)
@@ -478,7 +481,7 @@ func TestUsersCommands(t *testing.T) {
 			}
 		})
 	}
-	h.assertNowhere(c.Key)
+	h.assertNowhere(c.Secret)
 }
 
 func TestPolicyCommandsHelp(t *testing.T) {

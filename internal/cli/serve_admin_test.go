@@ -100,7 +100,7 @@ models:
 		if err != nil {
 			t.Fatal(err)
 		}
-		req.Header.Set("Authorization", "Bearer "+root.Key)
+		req.Header.Set("Authorization", "Bearer "+root.Secret)
 		if body != "" {
 			req.Header.Set("Content-Type", "application/json")
 		}
@@ -200,7 +200,7 @@ models:
 
 	// The gateway keeps its paths, with the same key.
 	req, _ := http.NewRequest("GET", base+"/v1/models", nil)
-	req.Header.Set("Authorization", "Bearer "+root.Key)
+	req.Header.Set("Authorization", "Bearer "+root.Secret)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -223,7 +223,7 @@ models:
 		t.Fatalf("%d responses showed a key, want 2 (create and rotate)", len(shown))
 	}
 	for _, s := range seen {
-		for _, secret := range append([]string{vaultKey, envKey, root.Key}, shown...) {
+		for _, secret := range append([]string{vaultKey, envKey, root.Secret}, shown...) {
 			if secret != s.shows && strings.Contains(s.body, secret[4:24]) {
 				t.Errorf("%s holds a key it should not:\n%s", s.what, s.body)
 			}

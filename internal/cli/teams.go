@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"io"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/wardenproject/warden/internal/keys"
+	"github.com/wardenproject/warden/internal/keys/keyview"
 	"github.com/wardenproject/warden/internal/meter"
 )
 
@@ -31,21 +31,6 @@ users are still in cannot be deleted.`,
 	}
 	cmd.AddCommand(a.teamsCreateCmd(), a.teamsListCmd(), a.teamsShowCmd(), a.teamsUpdateCmd(), a.teamsRmCmd())
 	return cmd
-}
-
-// teamJSON is a team in --json output.
-type teamJSON struct {
-	Name      string      `json:"name"`
-	Models    []string    `json:"models"`
-	Limits    limitsJSON  `json:"limits"`
-	Budget    *budgetJSON `json:"budget"`
-	CreatedAt time.Time   `json:"created_at"`
-	UpdatedAt time.Time   `json:"updated_at"`
-}
-
-func toTeamJSON(t keys.Team) teamJSON {
-	return teamJSON{Name: t.Name, Models: orEmpty(t.Models), Limits: toLimitsJSON(t.Limits), Budget: toBudgetJSON(t.Budget),
-		CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
 }
 
 func (a *app) teamsCreateCmd() *cobra.Command {
@@ -90,7 +75,7 @@ in US dollars per --budget-period (month unless given).`,
 
 func printTeam(w io.Writer, t keys.Team, asJSON bool) error {
 	if asJSON {
-		return writeJSON(w, toTeamJSON(t))
+		return writeJSON(w, keyview.FromTeam(t))
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, row := range [][2]string{
@@ -119,9 +104,9 @@ func (a *app) teamsListCmd() *cobra.Command {
 				}
 				w := cmd.OutOrStdout()
 				if asJSON {
-					list := make([]teamJSON, 0, len(ts))
+					list := make([]keyview.Team, 0, len(ts))
 					for _, t := range ts {
-						list = append(list, toTeamJSON(t))
+						list = append(list, keyview.FromTeam(t))
 					}
 					return writeJSON(w, list)
 				}

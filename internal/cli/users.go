@@ -6,11 +6,11 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/wardenproject/warden/internal/keys"
+	"github.com/wardenproject/warden/internal/keys/keyview"
 	"github.com/wardenproject/warden/internal/meter"
 )
 
@@ -34,25 +34,9 @@ Keys act for a user with warden keys create --user NAME. A user that keys
 	return cmd
 }
 
-// userJSON is a user in --json output.
-type userJSON struct {
-	Name      string      `json:"name"`
-	Team      *string     `json:"team"`
-	Role      string      `json:"role"`
-	Limits    limitsJSON  `json:"limits"`
-	Budget    *budgetJSON `json:"budget"`
-	CreatedAt time.Time   `json:"created_at"`
-	UpdatedAt time.Time   `json:"updated_at"`
-}
-
-func toUserJSON(u keys.User) userJSON {
-	return userJSON{Name: u.Name, Team: optString(u.Team), Role: u.Role, Limits: toLimitsJSON(u.Limits), Budget: toBudgetJSON(u.Budget),
-		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
-}
-
 func printUser(w io.Writer, u keys.User, asJSON bool) error {
 	if asJSON {
-		return writeJSON(w, toUserJSON(u))
+		return writeJSON(w, keyview.FromUser(u))
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, row := range [][2]string{
@@ -124,9 +108,9 @@ func (a *app) usersListCmd() *cobra.Command {
 				}
 				w := cmd.OutOrStdout()
 				if asJSON {
-					list := make([]userJSON, 0, len(us))
+					list := make([]keyview.User, 0, len(us))
 					for _, u := range us {
-						list = append(list, toUserJSON(u))
+						list = append(list, keyview.FromUser(u))
 					}
 					return writeJSON(w, list)
 				}
