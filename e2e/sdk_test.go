@@ -41,6 +41,8 @@ type stack struct {
 	// canaries are further secrets (webhook secrets, ...) that must not
 	// leak either.
 	canaries []string
+	// cfgPath is the configuration the server runs with.
+	cfgPath string
 }
 
 type syncBuffer struct {
@@ -129,6 +131,7 @@ keys:
 %s
 `, s.openaiFake.URL, s.anthropic.URL, extraProviders, extraTop)
 	cfgPath := filepath.Join(t.TempDir(), "warden.yaml")
+	s.cfgPath = cfgPath
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -378,7 +378,7 @@ func TestRoutingKeysEnv(t *testing.T) {
 	checkProblems(t, err, []want{
 		{"WARDEN_ROUTING_MAX_RETRIES", "routing.max_retries", "must be a whole number, like 3"},
 		{"WARDEN_KEYS_ROTATE_GRACE", "keys.rotate_grace", "must be a duration"},
-		{"WARDEN_ROUTING_RETRIES", "", "unknown setting; did you mean WARDEN_ROUTING_MAX_RETRIES? Only data_dir, server.*, log.*, routing.* and keys.*"},
+		{"WARDEN_ROUTING_RETRIES", "", "unknown setting; did you mean WARDEN_ROUTING_MAX_RETRIES? Settings outside providers, models"},
 	})
 }
 

@@ -105,7 +105,7 @@ func (d *decoder) unknownEnv(name string) {
 	best, _ := closest(name, EnvNames())
 	d.probs = append(d.probs, Problem{
 		Source:  src,
-		Message: "unknown setting; did you mean " + best + "? Only data_dir, server.*, log.*, routing.* and keys.* can be set from the environment, as WARDEN_ plus the path in upper case (e.g. WARDEN_SERVER_TLS_CERT_FILE)",
+		Message: "unknown setting; did you mean " + best + "? Settings outside providers, models, pricing and other lists and maps can be set from the environment, as WARDEN_ plus the path in upper case (e.g. WARDEN_SERVER_TLS_CERT_FILE)",
 	})
 }
 
