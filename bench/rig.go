@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wardenproject/warden/internal/audit"
 	"github.com/wardenproject/warden/internal/auth"
 	"github.com/wardenproject/warden/internal/config"
 	"github.com/wardenproject/warden/internal/detect"
@@ -25,6 +26,10 @@ import (
 	"github.com/wardenproject/warden/internal/keys"
 	"github.com/wardenproject/warden/internal/limit"
 	"github.com/wardenproject/warden/internal/meter"
+	"github.com/wardenproject/warden/internal/monitor/alert"
+	"github.com/wardenproject/warden/internal/monitor/anomaly"
+	"github.com/wardenproject/warden/internal/monitor/feed"
+	"github.com/wardenproject/warden/internal/monitor/metrics"
 	"github.com/wardenproject/warden/internal/provider"
 	"github.com/wardenproject/warden/internal/providertest"
 	"github.com/wardenproject/warden/internal/route"
@@ -336,7 +341,24 @@ func (r *rig) startWarden(ctx context.Context, fakeURL string, o rigOptions) (st
 	if err != nil {
 		return "", err
 	}
+	// The call observers of warden serve: audit log, metrics, anomalies.
+	signer, err := audit.NewEd25519Signer(make([]byte, 32))
+	if err != nil {
+		return "", err
+	}
+	auditLog, err := audit.NewWriter(audit.WriterOptions{Store: db, Signer: signer, Logger: logger})
+	if err != nil {
+		return "", err
+	}
+	r.closers = append(r.closers, func() error { return auditLog.Close(context.Background()) })
+	detector, err := anomaly.New(anomaly.Config{Sink: discardAlerts{}, Logger: logger})
+	if err != nil {
+		return "", err
+	}
+	r.closers = append(r.closers, func() error { detector.Close(); return nil })
+	m := metrics.New(metrics.Options{Models: []string{benchModel}, Providers: []string{"fake"}})
 	gw, err := gateway.New(gateway.Options{
+		Observers:     []gateway.Observer{feed.Audit(auditLog, logger), feed.Metrics(m), feed.Anomaly(detector)},
 		Guardrails:    &gateway.Guardrails{Guard: g, Policy: func(string, string, string) guard.Policy { return guard.Default() }},
 		Auth:          auth.Chain(auth.VirtualKeys{Keys: km, Logger: logger}),
 		AnthropicAuth: auth.Chain(auth.VirtualKeys{Keys: km, AllowXAPIKey: true, Logger: logger}),
@@ -435,3 +457,9 @@ func (r *rig) Close() error {
 	r.wg.Wait()
 	return errors.Join(errs...)
 }
+
+// discardAlerts drops what the anomaly detector raises: the harness
+// measures the detector's cost, not delivery.
+type discardAlerts struct{}
+
+func (discardAlerts) Send(alert.Alert) {}

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/wardenproject/warden/internal/apperr"
 	"github.com/wardenproject/warden/internal/audit"
 	"github.com/wardenproject/warden/internal/auth"
 	"github.com/wardenproject/warden/internal/config"
@@ -26,6 +24,7 @@ import (
 	"github.com/wardenproject/warden/internal/meter"
 	"github.com/wardenproject/warden/internal/monitor/alert"
 	"github.com/wardenproject/warden/internal/monitor/anomaly"
+	"github.com/wardenproject/warden/internal/monitor/feed"
 	"github.com/wardenproject/warden/internal/monitor/metrics"
 	"github.com/wardenproject/warden/internal/provider"
 	"github.com/wardenproject/warden/internal/route"
@@ -197,7 +196,7 @@ func (a *app) buildDataPlane(ctx context.Context, cfg *config.Config, s *session
 		return nil, fmt.Errorf("audit: %w", err)
 	}
 	gw, err := gateway.New(gateway.Options{
-		Observers:      []gateway.Observer{auditObserver(auditLog, log), metricsObserver(m), anomalyObserver(detector)},
+		Observers:      []gateway.Observer{feed.Audit(auditLog, log), feed.Metrics(m), feed.Anomaly(detector)},
 		Auth:           auth.Chain(openaiAuth...),
 		AnthropicAuth:  auth.Chain(anthropicAuth...),
 		Policy:         policy,
@@ -433,44 +432,6 @@ func deploymentIDs(r *route.Router) []string {
 	return ids
 }
 
-// metricsObserver turns every finished call into metrics.
-func metricsObserver(m *metrics.Metrics) gateway.Observer {
-	return func(c gateway.Call) {
-		var err error
-		if c.Code != "" {
-			err = &apperr.Error{Code: c.Code}
-		}
-		m.ObserveRequest(metrics.Request{Route: c.Route, Model: c.Model, Provider: c.Provider, Status: c.Status, Err: err, Duration: c.Duration})
-		if c.Usage.Known {
-			model := cmp.Or(c.ServedModel, c.Model)
-			u := c.Usage
-			m.AddTokens(model, u.InputTokens, u.OutputTokens, u.CachedInputTokens)
-		}
-		if c.Cost > 0 {
-			m.AddCost(cmp.Or(c.ServedModel, c.Model), int64(c.Cost))
-		}
-		for _, v := range c.Verdicts {
-			m.GuardVerdict(string(v.Class), v.Type, string(v.Action))
-		}
-		for range c.Retries {
-			m.Retry(c.Provider)
-		}
-		for range c.Fallbacks {
-			m.Fallback(c.Model)
-		}
-		switch {
-		case c.RefusedLimit == "budget":
-			m.BudgetRefusal(metrics.Scope(c.RefusedScope))
-		case c.RefusedLimit != "":
-			m.RateLimitRefusal(metrics.Scope(c.RefusedScope), metrics.Limit(c.RefusedLimit))
-		case c.Code == apperr.Unauthenticated:
-			m.AuthFailure(metrics.AuthInvalid)
-		case c.Code == apperr.RateLimited && c.KeyID == "":
-			m.AuthBlock() // refused before authentication: the failed-auth throttle
-		}
-	}
-}
-
 // buildMonitor wires alert delivery (the store and the configured
 // webhooks, whose secrets are resolved now) and the anomaly detector,
 // whose suspend response suspends keys through the key manager.
@@ -514,48 +475,4 @@ func (a *app) buildMonitor(ctx context.Context, cfg *config.Config, s *session, 
 		return nil, nil, fmt.Errorf("alerts.responses: %w", err)
 	}
 	return dispatcher, detector, nil
-}
-
-// anomalyObserver feeds every finished call to the anomaly detector.
-func anomalyObserver(d *anomaly.Detector) gateway.Observer {
-	return func(c gateway.Call) {
-		ev := anomaly.Event{
-			Time: c.Time, KeyID: c.KeyID, Team: c.Team, ClientIP: c.ClientIP, UserAgent: c.UserAgent,
-			Status: c.Status, Tokens: c.Usage.InputTokens + c.Usage.OutputTokens, Cost: int64(c.Cost),
-			AuthFailed:   c.Code == apperr.Unauthenticated,
-			GuardBlocked: c.Code == apperr.ContentBlocked || c.Code == apperr.PromptInjection,
-		}
-		for _, v := range c.Verdicts {
-			if v.Class == guard.ClassInjection && v.Action != guard.Allow {
-				ev.Injection = true
-			}
-		}
-		d.Observe(ev)
-	}
-}
-
-// auditObserver writes one audit record per finished call. With the block
-// policy a full queue makes the request's goroutine wait for room (the
-// answer is already written, so backpressure is what block can do here);
-// a record that still finds no room is counted and logged by the writer.
-func auditObserver(w *audit.Writer, log *slog.Logger) gateway.Observer {
-	return func(c gateway.Call) {
-		rec := audit.Record{
-			Time: c.Time, RequestID: c.RequestID, Kind: audit.KindCall, Action: c.Route,
-			Principal: audit.Principal{User: c.User, Team: c.Team, Role: c.Role}, KeyID: c.KeyID,
-			UserAgent: c.UserAgent, Route: c.Route, Model: cmp.Or(c.ServedModel, c.Model),
-			Provider: c.Provider, Deployment: c.Deployment, Status: c.Status, Reason: string(c.Code),
-			Latency: c.Duration, TokensIn: c.Usage.InputTokens, TokensOut: c.Usage.OutputTokens,
-			Cost: int64(c.Cost), Retries: c.Retries, Fallbacks: c.Fallbacks,
-		}
-		if c.ClientIP.IsValid() {
-			rec.ClientIP = c.ClientIP.String()
-		}
-		for _, v := range c.Verdicts {
-			rec.Verdicts = append(rec.Verdicts, audit.Verdict{Class: string(v.Class), Type: v.Type, Action: string(v.Action), Count: int64(v.Count)})
-		}
-		if err := w.Log(context.Background(), rec); err != nil {
-			log.Error("audit record not written", "request_id", c.RequestID, "reason", err.Error())
-		}
-	}
 }

@@ -1,0 +1,99 @@
+// Package feed turns the gateway's finished calls into what watches
+// them: audit records, Prometheus metrics and anomaly-detector events.
+// Each function returns a gateway.Observer; main wires them.
+package feed
+
+import (
+	"cmp"
+	"context"
+	"log/slog"
+
+	"github.com/wardenproject/warden/internal/apperr"
+	"github.com/wardenproject/warden/internal/audit"
+	"github.com/wardenproject/warden/internal/gateway"
+	"github.com/wardenproject/warden/internal/guard"
+	"github.com/wardenproject/warden/internal/monitor/anomaly"
+	"github.com/wardenproject/warden/internal/monitor/metrics"
+)
+
+// Metrics turns every finished call into metrics.
+func Metrics(m *metrics.Metrics) gateway.Observer {
+	return func(c gateway.Call) {
+		var err error
+		if c.Code != "" {
+			err = &apperr.Error{Code: c.Code}
+		}
+		m.ObserveRequest(metrics.Request{Route: c.Route, Model: c.Model, Provider: c.Provider, Status: c.Status, Err: err, Duration: c.Duration})
+		if c.Usage.Known {
+			model := cmp.Or(c.ServedModel, c.Model)
+			u := c.Usage
+			m.AddTokens(model, u.InputTokens, u.OutputTokens, u.CachedInputTokens)
+		}
+		if c.Cost > 0 {
+			m.AddCost(cmp.Or(c.ServedModel, c.Model), int64(c.Cost))
+		}
+		for _, v := range c.Verdicts {
+			m.GuardVerdict(string(v.Class), v.Type, string(v.Action))
+		}
+		for range c.Retries {
+			m.Retry(c.Provider)
+		}
+		for range c.Fallbacks {
+			m.Fallback(c.Model)
+		}
+		switch {
+		case c.RefusedLimit == "budget":
+			m.BudgetRefusal(metrics.Scope(c.RefusedScope))
+		case c.RefusedLimit != "":
+			m.RateLimitRefusal(metrics.Scope(c.RefusedScope), metrics.Limit(c.RefusedLimit))
+		case c.Code == apperr.Unauthenticated:
+			m.AuthFailure(metrics.AuthInvalid)
+		case c.Code == apperr.RateLimited && c.KeyID == "":
+			m.AuthBlock() // refused before authentication: the failed-auth throttle
+		}
+	}
+}
+
+// Anomaly feeds every finished call to the anomaly detector.
+func Anomaly(d *anomaly.Detector) gateway.Observer {
+	return func(c gateway.Call) {
+		ev := anomaly.Event{
+			Time: c.Time, KeyID: c.KeyID, Team: c.Team, ClientIP: c.ClientIP, UserAgent: c.UserAgent,
+			Status: c.Status, Tokens: c.Usage.InputTokens + c.Usage.OutputTokens, Cost: int64(c.Cost),
+			AuthFailed:   c.Code == apperr.Unauthenticated,
+			GuardBlocked: c.Code == apperr.ContentBlocked || c.Code == apperr.PromptInjection,
+		}
+		for _, v := range c.Verdicts {
+			if v.Class == guard.ClassInjection && v.Action != guard.Allow {
+				ev.Injection = true
+			}
+		}
+		d.Observe(ev)
+	}
+}
+
+// Audit writes one audit record per finished call. With the block
+// policy a full queue makes the request's goroutine wait for room (the
+// answer is already written, so backpressure is what block can do here);
+// a record that still finds no room is counted and logged by the writer.
+func Audit(w *audit.Writer, log *slog.Logger) gateway.Observer {
+	return func(c gateway.Call) {
+		rec := audit.Record{
+			Time: c.Time, RequestID: c.RequestID, Kind: audit.KindCall, Action: c.Route,
+			Principal: audit.Principal{User: c.User, Team: c.Team, Role: c.Role}, KeyID: c.KeyID,
+			UserAgent: c.UserAgent, Route: c.Route, Model: cmp.Or(c.ServedModel, c.Model),
+			Provider: c.Provider, Deployment: c.Deployment, Status: c.Status, Reason: string(c.Code),
+			Latency: c.Duration, TokensIn: c.Usage.InputTokens, TokensOut: c.Usage.OutputTokens,
+			Cost: int64(c.Cost), Retries: c.Retries, Fallbacks: c.Fallbacks,
+		}
+		if c.ClientIP.IsValid() {
+			rec.ClientIP = c.ClientIP.String()
+		}
+		for _, v := range c.Verdicts {
+			rec.Verdicts = append(rec.Verdicts, audit.Verdict{Class: string(v.Class), Type: v.Type, Action: string(v.Action), Count: int64(v.Count)})
+		}
+		if err := w.Log(context.Background(), rec); err != nil {
+			log.Error("audit record not written", "request_id", c.RequestID, "reason", err.Error())
+		}
+	}
+}
