@@ -20,6 +20,7 @@ func TestAlertWebhook(t *testing.T) {
 	hookSecret := canary(t, "whsec_")
 	var mu sync.Mutex
 	var got []map[string]any
+	var bodies []string
 	var badSignatures int
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -34,6 +35,7 @@ func TestAlertWebhook(t *testing.T) {
 		var a map[string]any
 		_ = json.Unmarshal(body, &a)
 		got = append(got, a)
+		bodies = append(bodies, string(body))
 	}))
 	defer hook.Close()
 
@@ -91,6 +93,15 @@ alerts:
 			t.Fatalf("warden alerts list does not show the alert: %s", out)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	// No key or secret in what the webhook received.
+	mu.Lock()
+	s.outputs = append(s.outputs, bodies...)
+	mu.Unlock()
+	for _, b := range bodies {
+		if strings.Contains(b, hookSecret) || strings.Contains(b, s.key) {
+			t.Error("an alert body holds a secret")
+		}
 	}
 	s.assertNoLeaks()
 }

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"encoding/json"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -78,4 +80,39 @@ func TestAuditTrail(t *testing.T) {
 		t.Errorf("audit verify: %s", v)
 	}
 	s.assertNoLeaks()
+}
+
+// TestMetricsOnTheirOwnListener serves /metrics on metrics.addr only.
+func TestMetricsOnTheirOwnListener(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	maddr := l.Addr().String()
+	l.Close()
+	s := startStackConfig(t, "", "metrics:\n  addr: "+maddr+"\n")
+	resp, err := http.Get(s.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("/metrics on the main listener: %d, want 404", resp.StatusCode)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get("http://" + maddr + "/metrics")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), "warden_build_info") {
+				t.Fatalf("/metrics on metrics.addr: %d", resp.StatusCode)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the metrics listener did not answer: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

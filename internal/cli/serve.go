@@ -25,7 +25,7 @@ import (
 )
 
 func (a *app) serveCmd() *cobra.Command {
-	var addr, cert, key string
+	var addr, cert, key, metricsAddr string
 	var selfSigned, configTest bool
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -60,6 +60,9 @@ connections and drains in-flight requests before exiting.`,
 			if flags.Changed("tls-self-signed") {
 				cfg.Server.TLS.SelfSigned = selfSigned
 			}
+			if flags.Changed("metrics-addr") {
+				cfg.Metrics.Addr = metricsAddr
+			}
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
@@ -76,6 +79,7 @@ connections and drains in-flight requests before exiting.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on")
+	f.StringVar(&metricsAddr, "metrics-addr", "", "serve /metrics on this address instead of the main listener")
 	f.StringVar(&cert, "tls-cert", "", "TLS certificate file (PEM)")
 	f.StringVar(&key, "tls-key", "", "TLS private key file (PEM)")
 	f.BoolVar(&selfSigned, "tls-self-signed", false, "serve HTTPS with a generated self-signed certificate (local use only)")
@@ -172,6 +176,24 @@ func (a *app) serve(ctx context.Context, cfg *config.Config) error {
 			token = sec.RevealString()
 		}
 		metricsHandler = dp.metrics.Handler(token)
+		if cfg.Metrics.Addr != "" {
+			// A listener of its own, e.g. reachable only from the
+			// monitoring network; the main listener then has no /metrics.
+			metricsOnly := metricsHandler
+			metricsHandler = http.NotFoundHandler()
+			metricsCtx, stopMetrics := context.WithCancel(ctx)
+			metricsDone := make(chan struct{})
+			defer func() { stopMetrics(); <-metricsDone }()
+			go func() {
+				defer close(metricsDone)
+				mux := http.NewServeMux()
+				mux.Handle("/metrics", metricsOnly)
+				err := gateway.Serve(metricsCtx, gateway.ServerOptions{Addr: cfg.Metrics.Addr, Logger: log.With("listener", "metrics")}, mux)
+				if err != nil && metricsCtx.Err() == nil {
+					log.Error("the metrics listener stopped", "addr", cfg.Metrics.Addr, "reason", err.Error())
+				}
+			}()
+		}
 	}
 	root := routes(health, adminAPI, metricsHandler, dp.gateway)
 

@@ -123,6 +123,9 @@ type Metrics struct {
 	// Token, if set, is required as "Authorization: Bearer <token>". It
 	// is a reference like provider keys: env://VAR or secret://NAME.
 	Token string `yaml:"token"`
+	// Addr, if set, serves /metrics on a listener of its own (host:port)
+	// instead of the main one.
+	Addr string `yaml:"addr"`
 }
 
 // Guard actions, from least to most intrusive.

@@ -173,7 +173,7 @@ func TestFullFile(t *testing.T) {
 			Teams:      map[string]GuardPolicy{"research": {Injection: GuardInjection{Action: "flag"}, Output: GuardOutput{PII: GuardClass{Action: "allow"}}}},
 			Keys:       map[string]GuardPolicy{"key_0123456789abcdef": {Secrets: GuardClass{Action: "redact"}}},
 		},
-		Metrics: Metrics{Enabled: true, Token: "env://METRICS_TOKEN"},
+		Metrics: Metrics{Enabled: true, Token: "env://METRICS_TOKEN", Addr: "127.0.0.1:9090"},
 		Alerts: Alerts{
 			Webhooks:  []Webhook{{URL: "https://hooks.example.com/warden", Secret: "secret://alert-webhook", Format: "json"}},
 			Responses: map[string]string{"injection_attempts": "suspend", "cost_spike": "alert"},
@@ -204,8 +204,8 @@ func TestEveryEnvSettingIsDocumented(t *testing.T) {
 			t.Errorf("%s (%s) is not shown in testdata/full.yaml", name, s.path)
 		}
 	}
-	if len(EnvNames()) != 51 {
-		t.Errorf("got %d env settings, want 51: %v", len(EnvNames()), EnvNames())
+	if len(EnvNames()) != 52 {
+		t.Errorf("got %d env settings, want 52: %v", len(EnvNames()), EnvNames())
 	}
 }
 

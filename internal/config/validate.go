@@ -140,6 +140,13 @@ func (v *validator) config(c *Config) {
 	if r := c.Audit.Retention; r < 24*time.Hour {
 		v.add("audit.retention", "must be at least 1d; the default is 90d")
 	}
+	if a := c.Metrics.Addr; a != "" {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			v.add("metrics.addr", "must be host:port, such as 127.0.0.1:9090")
+		} else if a == c.Server.Addr {
+			v.add("metrics.addr", "must differ from server.addr; leave it empty to serve /metrics on the main listener")
+		}
+	}
 	if t := c.Metrics.Token; t != "" {
 		if _, err := ParseRef(t); err != nil {
 			v.add("metrics.token", "must be a reference, env://VAR or secret://NAME, never the token itself")
