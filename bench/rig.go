@@ -358,7 +358,7 @@ func (r *rig) startWarden(ctx context.Context, fakeURL string, o rigOptions) (st
 	r.closers = append(r.closers, func() error { detector.Close(); return nil })
 	m := metrics.New(metrics.Options{Models: []string{benchModel}, Providers: []string{"fake"}})
 	gw, err := gateway.New(gateway.Options{
-		Observers:     []gateway.Observer{feed.Audit(auditLog, logger), feed.Metrics(m), feed.Anomaly(detector)},
+		Observers:     []gateway.Observer{feed.Audit(auditLog, logger, false), feed.Metrics(m), feed.Anomaly(detector)},
 		Guardrails:    &gateway.Guardrails{Guard: g, Policy: func(string, string, string) guard.Policy { return guard.Default() }},
 		Auth:          auth.Chain(auth.VirtualKeys{Keys: km, Logger: logger}),
 		AnthropicAuth: auth.Chain(auth.VirtualKeys{Keys: km, AllowXAPIKey: true, Logger: logger}),

@@ -196,7 +196,7 @@ func (a *app) buildDataPlane(ctx context.Context, cfg *config.Config, s *session
 		return nil, fmt.Errorf("audit: %w", err)
 	}
 	gw, err := gateway.New(gateway.Options{
-		Observers:      []gateway.Observer{feed.Audit(auditLog, log), feed.Metrics(m), feed.Anomaly(detector)},
+		Observers:      []gateway.Observer{feed.Audit(auditLog, log, cfg.Audit.Payloads), feed.Metrics(m), feed.Anomaly(detector)},
 		Auth:           auth.Chain(openaiAuth...),
 		AnthropicAuth:  auth.Chain(anthropicAuth...),
 		Policy:         policy,

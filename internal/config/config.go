@@ -91,6 +91,9 @@ type Audit struct {
 	// Retention is how long records are kept; warden audit prune removes
 	// older ones up to a signed checkpoint. Default 90d.
 	Retention time.Duration `yaml:"retention"`
+	// Payloads stores each call's prompt as it went upstream, after the
+	// guardrails' redaction (never before), up to 64 KiB. Default false.
+	Payloads bool `yaml:"payloads"`
 }
 
 // Alerts configures what happens when the anomaly detector sees misuse.

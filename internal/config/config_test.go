@@ -178,7 +178,7 @@ func TestFullFile(t *testing.T) {
 			Webhooks:  []Webhook{{URL: "https://hooks.example.com/warden", Secret: "secret://alert-webhook", Format: "json"}},
 			Responses: map[string]string{"injection_attempts": "suspend", "cost_spike": "alert"},
 		},
-		Audit: Audit{QueuePolicy: "drop", QueueSize: 50000, Retention: 30 * 24 * time.Hour},
+		Audit: Audit{QueuePolicy: "drop", QueueSize: 50000, Retention: 30 * 24 * time.Hour, Payloads: true},
 	}
 	if !reflect.DeepEqual(cfg, wantCfg) {
 		t.Errorf("got\n%+v\nwant\n%+v", cfg, wantCfg)
@@ -204,8 +204,8 @@ func TestEveryEnvSettingIsDocumented(t *testing.T) {
 			t.Errorf("%s (%s) is not shown in testdata/full.yaml", name, s.path)
 		}
 	}
-	if len(EnvNames()) != 52 {
-		t.Errorf("got %d env settings, want 52: %v", len(EnvNames()), EnvNames())
+	if len(EnvNames()) != 53 {
+		t.Errorf("got %d env settings, want 53: %v", len(EnvNames()), EnvNames())
 	}
 }
 

@@ -71,7 +71,7 @@ func (g *Gateway) guardInput(next Handler) Handler {
 		if err != nil {
 			return err
 		}
-		sc.Body, sc.Pseudonyms = res.Body, res.Pseudonyms
+		sc.Body, sc.Pseudonyms, sc.Guarded = res.Body, res.Pseudonyms, true
 		return next.ServeHTTP(w, r)
 	})
 }

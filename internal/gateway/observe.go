@@ -39,6 +39,10 @@ type Call struct {
 	// RefusedScope and RefusedLimit say which limit refused the call:
 	// scope key, user or team; limit rps, rpm, tpm, parallel or budget.
 	RefusedScope, RefusedLimit string
+	// Prompt is the request body as it went upstream, after the input
+	// guard's redaction; nil if the call never got that far. Observers
+	// must not keep it unless configured to (audit.payloads).
+	Prompt []byte
 }
 
 // Observer is told of every finished call, after the answer was written.
@@ -56,6 +60,9 @@ func (g *Gateway) observe(sc *Scope, userAgent string, e *apperr.Error) {
 		Status: sc.Status, ClientIP: sc.ClientIP, UserAgent: userAgent, Stream: sc.Stream,
 		Usage: sc.Usage, Cost: sc.Cost, Retries: sc.Retries, Fallbacks: sc.Fallbacks, Verdicts: sc.Verdicts,
 		RefusedScope: sc.RefusedScope, RefusedLimit: sc.RefusedLimit,
+	}
+	if sc.Guarded {
+		c.Prompt = sc.Body // only ever the redacted body
 	}
 	if e != nil {
 		c.Code = e.Code

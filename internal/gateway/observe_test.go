@@ -47,3 +47,35 @@ func TestObserversSeeEveryCall(t *testing.T) {
 		t.Errorf("refused call observed as %+v", refused)
 	}
 }
+
+// TestObservedPromptIsRedacted checks that observers only ever get the
+// prompt after the input guard, and none for a call refused before it.
+func TestObservedPromptIsRedacted(t *testing.T) {
+	var mu sync.Mutex
+	calls := map[string]Call{}
+	r := newRig(t, rigOptions{Observers: []Observer{func(c Call) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls[c.RequestID] = c
+	}}})
+	_, key := r.key()
+	r.do("POST", "/v1/chat/completions", key, chatWith("gpt-4o", "mail grace.hopper@example.com", false), HeaderRequestID, "p-ok")
+	r.do("POST", "/v1/chat/completions", "", chatWith("gpt-4o", "mail grace.hopper@example.com", false), HeaderRequestID, "p-refused")
+	for range 400 {
+		mu.Lock()
+		n := len(calls)
+		mu.Unlock()
+		if n == 2 {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if p := string(calls["p-ok"].Prompt); !strings.Contains(p, "[EMAIL_1]") || strings.Contains(p, "grace.hopper") {
+		t.Errorf("observed prompt %q, want the redacted one", p)
+	}
+	if p := calls["p-refused"].Prompt; p != nil {
+		t.Errorf("a call refused before the guard carried a prompt: %q", p)
+	}
+}

@@ -49,6 +49,8 @@ type Scope struct {
 	// placeholders the input guard put in the prompt, swapped back in the
 	// answer; Verdicts what the guards found and did.
 	GuardPolicy guard.Policy
+	// Guarded says Body is what the input guard let through (redacted).
+	Guarded bool
 	Pseudonyms  *guard.Pseudonyms
 	Verdicts    []guard.Verdict
 	// RefusedScope and RefusedLimit say which limit refused the call, if

@@ -72,11 +72,18 @@ func Anomaly(d *anomaly.Detector) gateway.Observer {
 	}
 }
 
+// maxPayload bounds a stored prompt: the audit log is for accountability,
+// not an archive of every document sent.
+const maxPayload = 64 << 10
+
 // Audit writes one audit record per finished call. With the block
 // policy a full queue makes the request's goroutine wait for room (the
 // answer is already written, so backpressure is what block can do here);
 // a record that still finds no room is counted and logged by the writer.
-func Audit(w *audit.Writer, log *slog.Logger) gateway.Observer {
+//
+// With payloads set, the prompt as it went upstream (after the input
+// guard's redaction, never before) is stored too, up to maxPayload bytes.
+func Audit(w *audit.Writer, log *slog.Logger, payloads bool) gateway.Observer {
 	return func(c gateway.Call) {
 		rec := audit.Record{
 			Time: c.Time, RequestID: c.RequestID, Kind: audit.KindCall, Action: c.Route,
@@ -88,6 +95,9 @@ func Audit(w *audit.Writer, log *slog.Logger) gateway.Observer {
 		}
 		if c.ClientIP.IsValid() {
 			rec.ClientIP = c.ClientIP.String()
+		}
+		if payloads && len(c.Prompt) > 0 {
+			rec.Payload = string(c.Prompt[:min(len(c.Prompt), maxPayload)])
 		}
 		for _, v := range c.Verdicts {
 			rec.Verdicts = append(rec.Verdicts, audit.Verdict{Class: string(v.Class), Type: v.Type, Action: string(v.Action), Count: int64(v.Count)})

@@ -28,6 +28,7 @@ func call() gateway.Call {
 		KeyID: "key_0123456789abcdef", User: "ada", Team: "ml", Role: "user", ClientIP: netip.MustParseAddr("192.0.2.7"), UserAgent: "sdk/1",
 		Usage: provider.Usage{InputTokens: 12, OutputTokens: 30, Known: true}, Cost: 42 * meter.MicroUSD,
 		Verdicts: []guard.Verdict{{Class: "pii", Type: "email", Action: guard.Redact, Count: 1}},
+		Prompt:   []byte(`{"messages":[{"role":"user","content":"mail [EMAIL_1]"}]}`),
 	}
 }
 
@@ -43,7 +44,7 @@ func TestAudit(t *testing.T) {
 	}
 	refused := call()
 	refused.RequestID, refused.Status, refused.Code, refused.KeyID = "req-2", 401, apperr.Unauthenticated, ""
-	obs := Audit(w, slog.New(slog.DiscardHandler))
+	obs := Audit(w, slog.New(slog.DiscardHandler), true)
 	obs(call())
 	obs(refused)
 	if err := w.Close(context.Background()); err != nil {
@@ -58,6 +59,9 @@ func TestAudit(t *testing.T) {
 		r.TokensIn != 12 || r.TokensOut != 30 || r.Cost != int64(42*meter.MicroUSD) || r.Principal.Team != "ml" ||
 		len(r.Verdicts) != 1 || r.Verdicts[0].Type != "email" || r.Latency != 120*time.Millisecond {
 		t.Errorf("record %+v", r)
+	}
+	if !strings.Contains(r.Payload, "[EMAIL_1]") {
+		t.Errorf("payload %q, want the redacted prompt", r.Payload)
 	}
 	if recs[1].Status != 401 || recs[1].Reason != "invalid_api_key" {
 		t.Errorf("refusal record %+v", recs[1])
