@@ -5,7 +5,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -115,4 +117,52 @@ func TestMetricsOnTheirOwnListener(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// TestTracesExported points OTEL_EXPORTER_OTLP_ENDPOINT at a local
+// collector: a call's spans arrive over OTLP/HTTP (at the latest when the
+// server shuts down and flushes its batch).
+func TestTracesExported(t *testing.T) {
+	var mu sync.Mutex
+	var posts int
+	var bodies []string
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Method == http.MethodPost && r.URL.Path == "/v1/traces" {
+			posts++
+			bodies = append(bodies, string(b))
+		}
+	}))
+	var s *stack
+	// Registered first, so it runs last: after the server has stopped and
+	// flushed its spans.
+	t.Cleanup(func() {
+		collector.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		if posts == 0 {
+			t.Fatal("no spans reached the OTLP collector")
+		}
+		all := strings.Join(bodies, "")
+		for _, want := range []string{"warden chat.completions", "upstream openai"} {
+			if !strings.Contains(all, want) {
+				t.Errorf("exported spans lack %q", want)
+			}
+		}
+		if strings.Contains(all, s.key) || strings.Contains(all, s.openaiKey) {
+			t.Error("a key is in the exported spans")
+		}
+	})
+	s = startStackConfig(t, "", "", func(s *stack) {
+		s.env = append(s.env, "OTEL_EXPORTER_OTLP_ENDPOINT="+collector.URL)
+	})
+	req, _ := http.NewRequest("POST", s.url+"/v1/chat/completions", strings.NewReader(`{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello"}]}`))
+	req.Header.Set("Authorization", "Bearer "+s.key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
 }

@@ -41,8 +41,10 @@ type stack struct {
 	// canaries are further secrets (webhook secrets, ...) that must not
 	// leak either.
 	canaries []string
-	// cfgPath is the configuration the server runs with.
+	// cfgPath is the configuration the server runs with; env are extra
+	// environment variables for it.
 	cfgPath string
+	env     []string
 }
 
 type syncBuffer struct {
@@ -154,7 +156,7 @@ keys:
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() {
-		environ := []string{"WARDEN_DATA_DIR=" + s.dataDir, "PATH=" + os.Getenv("PATH")}
+		environ := append([]string{"WARDEN_DATA_DIR=" + s.dataDir, "PATH=" + os.Getenv("PATH")}, s.env...)
 		done <- cli.Execute(ctx, []string{"serve", "--config", cfgPath, "--addr", addr}, cli.IO{Stdin: strings.NewReader(""), Stdout: s.logs, Stderr: s.logs, Environ: environ})
 	}()
 	t.Cleanup(func() {

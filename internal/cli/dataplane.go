@@ -26,6 +26,7 @@ import (
 	"github.com/wardenproject/warden/internal/monitor/anomaly"
 	"github.com/wardenproject/warden/internal/monitor/feed"
 	"github.com/wardenproject/warden/internal/monitor/metrics"
+	"github.com/wardenproject/warden/internal/monitor/tracing"
 	"github.com/wardenproject/warden/internal/provider"
 	"github.com/wardenproject/warden/internal/route"
 	"github.com/wardenproject/warden/internal/secret"
@@ -62,6 +63,8 @@ type dataPlane struct {
 	// audit records every call; Close writes the queue and a final
 	// signed checkpoint.
 	audit *audit.Writer
+	// stopTracing flushes and stops span export.
+	stopTracing func(context.Context) error
 }
 
 // buildDataPlane wires providers, models, keys and the gateway from cfg.
@@ -183,6 +186,10 @@ func (a *app) buildDataPlane(ctx context.Context, cfg *config.Config, s *session
 		_ = usage.Close(context.Background())
 		return nil, err
 	}
+	tp, stopTracing, err := tracing.Setup(ctx, a.lookup, Version)
+	if err != nil {
+		return nil, err
+	}
 	m := metrics.New(metrics.Options{Models: router.Models(), Providers: sortedNames(cfg.Providers), Deployments: deploymentIDs(router), Version: Version})
 	signer, err := auditSigner(ctx, s.vault)
 	if err != nil {
@@ -196,6 +203,7 @@ func (a *app) buildDataPlane(ctx context.Context, cfg *config.Config, s *session
 		return nil, fmt.Errorf("audit: %w", err)
 	}
 	gw, err := gateway.New(gateway.Options{
+		Tracer:         tp.Tracer("warden"),
 		Observers:      []gateway.Observer{feed.Audit(auditLog, log, cfg.Audit.Payloads), feed.Metrics(m), feed.Anomaly(detector)},
 		Auth:           auth.Chain(openaiAuth...),
 		AnthropicAuth:  auth.Chain(anthropicAuth...),
@@ -212,7 +220,7 @@ func (a *app) buildDataPlane(ctx context.Context, cfg *config.Config, s *session
 		_ = usage.Close(context.Background())
 		return nil, err
 	}
-	return &dataPlane{gateway: gw, keys: km, usage: usage, metrics: m, alerts: alerts, detector: detector, audit: auditLog,
+	return &dataPlane{gateway: gw, keys: km, usage: usage, metrics: m, stopTracing: stopTracing, alerts: alerts, detector: detector, audit: auditLog,
 		auth: auth.Chain(openaiAuth...), router: router, authThrottle: policy.AuthThrottle}, nil
 }
 

@@ -112,6 +112,14 @@ func (a *app) serve(ctx context.Context, cfg *config.Config) error {
 	keysDone := make(chan struct{})
 	go func() { defer close(keysDone); dp.keys.Run(ctx) }()
 	defer func() { <-keysDone }()
+	// Spans still buffered are exported.
+	defer func() {
+		flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := dp.stopTracing(flushCtx); err != nil {
+			log.Warn("spans not all exported", "reason", err.Error())
+		}
+	}()
 	// Audit records still queued are written, with a final signed
 	// checkpoint, before the store closes.
 	defer func() {

@@ -11,6 +11,10 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/wardenproject/warden/internal/apperr"
 	"github.com/wardenproject/warden/internal/auth"
 	"github.com/wardenproject/warden/internal/provider"
@@ -42,6 +46,9 @@ type Options struct {
 	// Observers are told of every finished call (audit, metrics,
 	// anomaly detection). Optional.
 	Observers []Observer
+	// Tracer makes a span per call and per upstream attempt; nil means
+	// no tracing.
+	Tracer trace.Tracer
 	// TrustedProxies are peers whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
 	Logger         *slog.Logger
@@ -89,6 +96,9 @@ func New(o Options) (*Gateway, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Tracer == nil {
+		o.Tracer = noop.NewTracerProvider().Tracer("")
 	}
 	g := &Gateway{o: o, log: o.Logger, now: o.Now, mux: http.NewServeMux()}
 	g.routes()
@@ -207,7 +217,16 @@ func (g *Gateway) edge(d Dialect, op provider.Op, h Handler) http.Handler {
 			Dialect:   d,
 			Op:        op,
 		}
-		r = r.WithContext(withScope(r.Context(), sc))
+		ctx, span := g.o.Tracer.Start(r.Context(), "warden "+string(op), trace.WithSpanKind(trace.SpanKindServer))
+		defer func() {
+			span.SetAttributes(attribute.String("warden.request_id", sc.RequestID), attribute.String("warden.model", sc.Model),
+				attribute.String("warden.provider", sc.Provider), attribute.Int("http.response.status_code", sc.Status))
+			if sc.Principal != nil {
+				span.SetAttributes(attribute.String("warden.key_id", sc.Principal.KeyID))
+			}
+			span.End()
+		}()
+		r = r.WithContext(withScope(ctx, sc))
 		err := h.ServeHTTP(w, r)
 		if err == nil {
 			g.observe(sc, r.UserAgent(), nil)

@@ -15,6 +15,10 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/wardenproject/warden/internal/apperr"
 	"github.com/wardenproject/warden/internal/provider"
 	"github.com/wardenproject/warden/internal/route"
@@ -192,9 +196,17 @@ func routeError(sc *Scope, err error) error {
 // call performs one upstream request and, on success, writes the response
 // to the caller. Nothing is written to the caller unless the upstream
 // answered with success, so a failed attempt can always be retried.
-func (g *Gateway) call(ctx context.Context, w http.ResponseWriter, up *Upstream, req *provider.Request, strip bool) error {
+func (g *Gateway) call(ctx context.Context, w http.ResponseWriter, up *Upstream, req *provider.Request, strip bool) (err error) {
 	sc := ScopeFrom(ctx)
 	name := up.Adapter.Name()
+	ctx, span := g.o.Tracer.Start(ctx, "upstream "+name, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("warden.deployment", sc.Deployment), attribute.Bool("warden.stream", req.Stream)))
+	defer func() {
+		if err != nil {
+			span.SetStatus(codes.Error, string(apperr.CodeOf(err)))
+		}
+		span.End()
+	}()
 	callerCtx := ctx
 	var cancel context.CancelFunc
 	if req.Stream {

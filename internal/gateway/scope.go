@@ -50,9 +50,9 @@ type Scope struct {
 	// answer; Verdicts what the guards found and did.
 	GuardPolicy guard.Policy
 	// Guarded says Body is what the input guard let through (redacted).
-	Guarded bool
-	Pseudonyms  *guard.Pseudonyms
-	Verdicts    []guard.Verdict
+	Guarded    bool
+	Pseudonyms *guard.Pseudonyms
+	Verdicts   []guard.Verdict
 	// RefusedScope and RefusedLimit say which limit refused the call, if
 	// one did: scope key, user or team; limit rps, rpm, tpm, parallel or
 	// budget.

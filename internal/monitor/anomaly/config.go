@@ -135,7 +135,20 @@ type OffHours struct {
 // and at least MinSpike. The floors keep a perfectly steady key (stddev
 // near zero) from alerting on a small wobble: sqrt(mean) is the spread
 // of a steady Poisson stream of requests, MinRelStdDev*mean (default
-// 0.25, with K 4: twice the mean) does the same for tokens and cost.
+// 0.25, with K 6: two and a half times the mean) does the same for tokens
+// and cost. Tokens and cost come in calls, so a spike of either must
+// also be at least what MinSpike.Requests calls carry, each counted at
+// the size of the call an average token is in: otherwise a key's or a
+// team's few large calls in one bucket, which the request floor says are
+// no spike, would be one.
+//
+// K is 6 rather than a textbook 3 or 4 because a bucket is short and
+// there are many: per-minute counts of a few dozen calls have a Poisson
+// tail far heavier than a normal one, the EWMA standard deviation of
+// about 40 samples is often an underestimate, and a team sees thousands
+// of active minutes a day. On realistic traffic of 20 keys in three teams
+// K 4 raised a few alerts a day on noise, K 6 about one a month, while a
+// key driven at several times its usual rate still stands out.
 type Config struct {
 	// Sink receives every alert. Required.
 	Sink Sink
@@ -153,7 +166,7 @@ type Config struct {
 	// alert. Default 30.
 	Warmup int
 	// K is how many standard deviations above the mean is a spike.
-	// Default 4.
+	// Default 6.
 	K float64
 	// MinRelStdDev floors the standard deviation at this fraction of the
 	// mean. Default 0.25.
@@ -208,7 +221,7 @@ var defaults = Config{
 	Bucket:                time.Minute,
 	Alpha:                 0.05,
 	Warmup:                30,
-	K:                     4,
+	K:                     6,
 	MinRelStdDev:          0.25,
 	MinSpike:              Rates{Requests: 20, Tokens: 2000, Cost: 50_000_000, Errors: 10},
 	SourceHistory:         History{Requests: 100, Age: time.Hour},

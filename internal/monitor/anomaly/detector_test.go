@@ -79,7 +79,7 @@ func TestSpikeRaisedWhenCrossed(t *testing.T) {
 	}
 	a := s.rule(RuleRequestSpike)[0]
 	b := a.Baseline
-	thr := b.Mean + 4*max(b.StdDev, math.Sqrt(b.Mean), 0.25*b.Mean)
+	thr := b.Mean + defaults.K*max(b.StdDev, math.Sqrt(b.Mean), defaults.MinRelStdDev*b.Mean)
 	if a.Observed.Value != float64(n) || float64(n) <= max(thr, 20) || float64(n-1) > max(thr, 20) {
 		t.Fatalf("alert after call %d (observed %v); threshold from its baseline %+v is %.2f", n, a.Observed.Value, b, thr)
 	}
@@ -89,6 +89,47 @@ func TestSpikeRaisedWhenCrossed(t *testing.T) {
 	}
 	if got := len(s.rule(RuleRequestSpike)); got != 2 { // key and team
 		t.Fatalf("%d spike alerts in one minute, want 2 (key and team)", got)
+	}
+}
+
+// TestTokenSpikeCountsCalls checks the floor of the token and cost rules:
+// a key that makes one large call a minute is not spiking when it makes
+// six, though that is far beyond its standard deviation, but is when it
+// makes more calls than the request rule lets pass.
+func TestTokenSpikeCountsCalls(t *testing.T) {
+	big := func(at time.Time) Event {
+		ev := call(at)
+		ev.Tokens, ev.Cost = 3000, 3000*1000 // $3.00 per million tokens
+		return ev
+	}
+	tests := []struct {
+		name string
+		n    int // calls in the last minute
+		want []string
+	}{
+		{"a few more calls", 6, nil},
+		{"more calls than the request floor", 25, []string{
+			"request_spike@key:key_a", "token_spike@key:key_a", "cost_spike@key:key_a",
+			"request_spike@team:ml", "token_spike@team:ml", "cost_spike@team:ml",
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d, s := newTest(t, Config{})
+			for i := range 60 {
+				d.Observe(big(t0.Add(time.Duration(i) * time.Minute)))
+			}
+			at := t0.Add(time.Hour)
+			for j := range tc.n {
+				d.Observe(big(at.Add(time.Duration(j) * time.Second)))
+			}
+			got, want := s.rules(), slices.Clone(tc.want)
+			slices.Sort(got)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Fatalf("alerts %v, want %v", got, want)
+			}
+		})
 	}
 }
 

@@ -28,7 +28,10 @@ type rates struct {
 	fired   [nMetrics]bool // the running bucket has alerted for the metric
 	mean    [nMetrics]float64
 	vari    [nMetrics]float64
-	samples int64
+	// Sums of the squares of single calls' tokens and cost, running and
+	// EWMA mean, for the spike floor (see spike).
+	curSq, meanSq [2]float64
+	samples       int64
 }
 
 // add counts an event of the given bucket, first folding the running
@@ -44,6 +47,8 @@ func (r *rates) add(bucket int64, v [nMetrics]float64, alpha float64) {
 	for i := range v {
 		r.cur[i] += v[i]
 	}
+	r.curSq[0] += v[mTokens] * v[mTokens]
+	r.curSq[1] += v[mCost] * v[mCost]
 }
 
 // fold adds the running bucket to the EWMA and clears it.
@@ -58,14 +63,45 @@ func (r *rates) fold(alpha float64) {
 			r.vari[i] = (1 - alpha) * (r.vari[i] + diff*incr)
 		}
 	}
+	for i, x := range r.curSq {
+		if r.samples == 0 {
+			r.meanSq[i] = x
+		} else {
+			r.meanSq[i] += alpha * (x - r.meanSq[i])
+		}
+	}
 	r.samples++
 	r.cur, r.fired = [nMetrics]float64{}, [nMetrics]bool{}
+	r.curSq = [2]float64{}
+}
+
+// sizeSq is the EWMA mean sum of squared single-call amounts of metric
+// m, for tokens and cost; 0 for the others.
+func (r *rates) sizeSq(m int) float64 {
+	switch m {
+	case mTokens:
+		return r.meanSq[0]
+	case mCost:
+		return r.meanSq[1]
+	}
+	return 0
 }
 
 // spike reports whether metric m of the running bucket is a spike, and
 // marks it so that it reports once per bucket.
 func (r *rates) spike(m int, c *Config, floor float64) (threshold float64, ok bool) {
 	x := r.cur[m]
+	if sq := r.sizeSq(m); sq > 0 && r.mean[m] > 0 {
+		// Tokens and cost come in calls, and a few calls more than usual
+		// in a bucket are many standard deviations of a stream of one or
+		// two calls, or of a team's few large ones among many small: the
+		// sum is skewed and a K-sigma threshold is no longer rare. The
+		// request rule's floor says a few calls are no spike, so neither
+		// is less than what MinSpike.Requests calls carry, counting calls
+		// by the size a token's call has on average (sum of squares over
+		// sum), so that a team's large calls count at their size.
+		floor = max(floor, c.MinSpike.Requests*sq/r.mean[m])
+	}
 	if r.fired[m] || x < floor || r.samples < int64(c.Warmup) {
 		return 0, false
 	}
