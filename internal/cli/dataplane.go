@@ -191,6 +191,7 @@ func (a *app) buildDataPlane(ctx context.Context, cfg *config.Config, s *session
 		return nil, err
 	}
 	m := metrics.New(metrics.Options{Models: router.Models(), Providers: sortedNames(cfg.Providers), Deployments: deploymentIDs(router), Version: Version})
+	go feed.BreakerStates(ctx, m, deploymentIDs(router), router.BreakerState, 5*time.Second)
 	signer, err := auditSigner(ctx, s.vault)
 	if err != nil {
 		return nil, fmt.Errorf("audit signing key: %w", err)

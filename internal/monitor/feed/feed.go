@@ -7,6 +7,7 @@ import (
 	"cmp"
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/wardenproject/warden/internal/apperr"
 	"github.com/wardenproject/warden/internal/audit"
@@ -104,6 +105,31 @@ func Audit(w *audit.Writer, log *slog.Logger, payloads bool) gateway.Observer {
 		}
 		if err := w.Log(context.Background(), rec); err != nil {
 			log.Error("audit record not written", "request_id", c.RequestID, "reason", err.Error())
+		}
+	}
+}
+
+// BreakerStates copies the circuit breakers' states into the metrics
+// every interval until ctx ends. state returns "closed", "half-open" or
+// "open" for a deployment id.
+func BreakerStates(ctx context.Context, m *metrics.Metrics, ids []string, state func(id string) string, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		for _, id := range ids {
+			switch state(id) {
+			case "open":
+				m.SetBreakerState(id, metrics.BreakerOpen)
+			case "half-open":
+				m.SetBreakerState(id, metrics.BreakerHalfOpen)
+			default:
+				m.SetBreakerState(id, metrics.BreakerClosed)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
 	}
 }

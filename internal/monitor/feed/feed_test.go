@@ -123,3 +123,18 @@ func TestAnomaly(t *testing.T) {
 		t.Errorf("alerts %+v, want one guard_blocks alert", s.alerts)
 	}
 }
+
+func TestBreakerStates(t *testing.T) {
+	m := metrics.New(metrics.Options{Deployments: []string{"a", "b", "c"}})
+	states := map[string]string{"a": "open", "b": "half-open", "c": "closed"}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // one pass, then stop
+	BreakerStates(ctx, m, []string{"a", "b", "c"}, func(id string) string { return states[id] }, time.Hour)
+	rec := httptest.NewRecorder()
+	m.Handler("").ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	for _, want := range []string{`warden_breaker_state{deployment="a"} 2`, `warden_breaker_state{deployment="b"} 1`, `warden_breaker_state{deployment="c"} 0`} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
