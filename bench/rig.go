@@ -346,7 +346,7 @@ func (r *rig) startWarden(ctx context.Context, fakeURL string, o rigOptions) (st
 	if err != nil {
 		return "", err
 	}
-	auditLog, err := audit.NewWriter(audit.WriterOptions{Store: db, Signer: signer, Logger: logger})
+	auditLog, err := audit.NewWriter(audit.WriterOptions{Store: db, Signer: signer, Logger: logger, FlushInterval: 20 * time.Millisecond, BatchSize: 500})
 	if err != nil {
 		return "", err
 	}

@@ -198,6 +198,9 @@ func (a *app) buildDataPlane(ctx context.Context, cfg *config.Config, s *session
 	}
 	auditLog, err := audit.NewWriter(audit.WriterOptions{
 		Store: s.db, Signer: signer, QueueSize: cfg.Audit.QueueSize, Policy: audit.Policy(cfg.Audit.QueuePolicy), Logger: log,
+		// Waiting a moment for a batch to fill turns many tiny transactions
+		// into few; it widens the crash window by as much (see the SIGKILL test).
+		FlushInterval: 20 * time.Millisecond, BatchSize: 500,
 		OnDrop: func() { m.AuditDropped(1) },
 	})
 	if err != nil {
