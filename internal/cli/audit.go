@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"encoding/csv"
@@ -79,7 +80,7 @@ func (a *app) logCLIAction(ctx context.Context, s *session, log *slog.Logger, re
 	}
 	rec.Kind = audit.KindCLI
 	if rec.Principal.User == "" {
-		rec.Principal.User = a.env["USER"]
+		rec.Principal.User = cmp.Or(a.env["USER"], "unknown")
 	}
 	logErr := w.Log(ctx, rec)
 	if err := errors.Join(logErr, w.Close(ctx)); err != nil {
@@ -495,7 +496,7 @@ recorded in the audit log.`,
 				return nil
 			}
 			if err := a.logCLIAction(ctx, s, log, audit.Record{
-				Action: "audit.prune", Target: strconv.FormatInt(res.Anchor, 10),
+				Time: time.Now(), Action: "audit.prune", Target: strconv.FormatInt(res.Anchor, 10), Principal: audit.Principal{Role: "operator"},
 			}); err != nil {
 				return err
 			}
@@ -510,38 +511,13 @@ recorded in the audit log.`,
 }
 
 // recordCLI writes one audit record for a command that changed something
-// (a key, a secret, a team, a user, the price table): who ran it on this
-// machine, which command, on what. The record goes through a short-lived
-// writer so that it is chained and checkpointed like the server's. A
-// failure to audit is reported on stderr, not hidden; the change itself
-// has already happened.
+// (a key, a secret, a team, a user): who ran it on this machine, which
+// command, on what. A failure to audit is reported on stderr, not hidden;
+// the change itself has already happened.
 func (a *app) recordCLI(ctx context.Context, s *session, cmd *cobra.Command, target string) {
-	ctx = context.WithoutCancel(ctx)
-	err := func() error {
-		signer, err := auditSigner(ctx, s.vault)
-		if err != nil {
-			return err
-		}
-		w, err := audit.NewWriter(audit.WriterOptions{Store: s.db, Signer: signer, Logger: a.cliLogger()})
-		if err != nil {
-			return err
-		}
-		operator := a.env["USER"]
-		if operator == "" {
-			operator = "unknown"
-		}
-		action := strings.ReplaceAll(strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" "), " ", ".")
-		rec := audit.Record{
-			Time: time.Now(), Kind: audit.KindCLI, Action: action, Target: target, Status: 0,
-			Principal: audit.Principal{User: operator, Role: "operator"},
-		}
-		if err := w.Log(ctx, rec); err != nil {
-			_ = w.Close(ctx)
-			return err
-		}
-		return w.Close(ctx)
-	}()
-	if err != nil {
+	action := strings.ReplaceAll(strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" "), " ", ".")
+	rec := audit.Record{Time: time.Now(), Action: action, Target: target, Principal: audit.Principal{Role: "operator"}}
+	if err := a.logCLIAction(context.WithoutCancel(ctx), s, a.cliLogger(), rec); err != nil {
 		fmt.Fprintf(cmd.ErrOrStderr(), "warden: the change was made but not written to the audit log: %v\n", err)
 	}
 }

@@ -112,6 +112,9 @@ func (a *app) serve(ctx context.Context, cfg *config.Config) error {
 	keysDone := make(chan struct{})
 	go func() { defer close(keysDone); dp.keys.Run(ctx) }()
 	defer func() { <-keysDone }()
+	// Retention: once a day, audit records older than audit.retention go,
+	// up to a signed checkpoint that anchors the rest.
+	go pruneAudit(ctx, s.db, cfg.Audit.Retention, log)
 	// Spans still buffered are exported.
 	defer func() {
 		flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -300,5 +303,26 @@ func providerInfo(cfg *config.Config, router *route.Router) func() []admin.Provi
 			out[i] = p
 		}
 		return out
+	}
+}
+
+// pruneAudit applies the audit retention a minute after start and then
+// daily until ctx ends.
+func pruneAudit(ctx context.Context, store audit.Pruner, retention time.Duration, log *slog.Logger) {
+	wait := time.Minute
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = 24 * time.Hour
+		res, err := audit.Prune(ctx, store, time.Now().Add(-retention))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Error("audit retention: pruning failed", "reason", err.Error())
+		case res.Deleted > 0:
+			log.Info("audit retention: pruned old records", "deleted", res.Deleted, "anchor_seq", res.Anchor)
+		}
 	}
 }
