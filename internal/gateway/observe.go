@@ -39,6 +39,9 @@ type Call struct {
 	// RefusedScope and RefusedLimit say which limit refused the call:
 	// scope key, user or team; limit rps, rpm, tpm, parallel or budget.
 	RefusedScope, RefusedLimit string
+	// PrefixTried is the first 8 bytes of the credential a refused call
+	// presented, for the anomaly detector only; never log or store it.
+	PrefixTried string
 	// Prompt is the request body as it went upstream, after the input
 	// guard's redaction; nil if the call never got that far. Observers
 	// must not keep it unless configured to (audit.payloads).
@@ -59,7 +62,7 @@ func (g *Gateway) observe(sc *Scope, userAgent string, e *apperr.Error) {
 		Model: sc.Model, ServedModel: sc.ServedModel, Provider: sc.Provider, Deployment: sc.Deployment,
 		Status: sc.Status, ClientIP: sc.ClientIP, UserAgent: userAgent, Stream: sc.Stream,
 		Usage: sc.Usage, Cost: sc.Cost, Retries: sc.Retries, Fallbacks: sc.Fallbacks, Verdicts: sc.Verdicts,
-		RefusedScope: sc.RefusedScope, RefusedLimit: sc.RefusedLimit,
+		RefusedScope: sc.RefusedScope, RefusedLimit: sc.RefusedLimit, PrefixTried: sc.PrefixTried,
 	}
 	if sc.Guarded {
 		c.Prompt = sc.Body // only ever the redacted body

@@ -43,6 +43,9 @@ func TestObserversSeeEveryCall(t *testing.T) {
 		ok.Provider != "openai" || ok.UserAgent != "test-agent/1" || !ok.Usage.Known || ok.Cost <= 0 || ok.Duration <= 0 || !ok.ClientIP.IsValid() {
 		t.Errorf("successful call observed as %+v", ok)
 	}
+	if refused.PrefixTried != "wdn_zzzz" || ok.PrefixTried != "" {
+		t.Errorf("prefix tried: refused %q, ok %q; want the first 8 bytes of the refused key only", refused.PrefixTried, ok.PrefixTried)
+	}
 	if refused.Status != http.StatusUnauthorized || refused.Code != apperr.Unauthenticated || refused.KeyID != "" {
 		t.Errorf("refused call observed as %+v", refused)
 	}

@@ -97,6 +97,7 @@ func (g *Gateway) throttledAuth(a auth.Authenticator) Stage {
 			if err != nil {
 				if apperr.CodeOf(err) == apperr.Unauthenticated {
 					t.Failure(addr)
+					sc.PrefixTried = presentedPrefix(r)
 				}
 				return err
 			}
@@ -478,4 +479,22 @@ func refusingBudget(budgets []meter.AccountBudget, err error) string {
 		}
 	}
 	return ""
+}
+
+// prefixLen is how much of a refused credential the anomaly detector may
+// see: enough to tell attacks on one key family ("wdn_Ab12", "sk-proj-")
+// apart, far too little to use or narrow down a key.
+const prefixLen = 8
+
+// presentedPrefix is the start of the credential a refused request
+// presented, for spotting bursts against one key; never more.
+func presentedPrefix(r *http.Request) string {
+	cred := r.Header.Get("X-Api-Key")
+	if scheme, tok, ok := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " "); ok && strings.EqualFold(scheme, "Bearer") {
+		cred = strings.TrimSpace(tok)
+	}
+	if len(cred) < prefixLen*2 {
+		return "" // too short to be a key; nothing to group by
+	}
+	return cred[:prefixLen]
 }

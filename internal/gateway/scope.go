@@ -49,6 +49,9 @@ type Scope struct {
 	// placeholders the input guard put in the prompt, swapped back in the
 	// answer; Verdicts what the guards found and did.
 	GuardPolicy guard.Policy
+	// PrefixTried is the first bytes of a refused credential (see
+	// presentedPrefix); empty otherwise.
+	PrefixTried string
 	// Guarded says Body is what the input guard let through (redacted).
 	Guarded    bool
 	Pseudonyms *guard.Pseudonyms

@@ -61,8 +61,9 @@ func Anomaly(d *anomaly.Detector) gateway.Observer {
 		ev := anomaly.Event{
 			Time: c.Time, KeyID: c.KeyID, Team: c.Team, ClientIP: c.ClientIP, UserAgent: c.UserAgent,
 			Status: c.Status, Tokens: c.Usage.InputTokens + c.Usage.OutputTokens, Cost: int64(c.Cost),
-			AuthFailed:   c.Code == apperr.Unauthenticated,
-			GuardBlocked: c.Code == apperr.ContentBlocked || c.Code == apperr.PromptInjection,
+			AuthFailed:     c.Code == apperr.Unauthenticated,
+			KeyPrefixTried: c.PrefixTried,
+			GuardBlocked:   c.Code == apperr.ContentBlocked || c.Code == apperr.PromptInjection,
 		}
 		for _, v := range c.Verdicts {
 			if v.Class == guard.ClassInjection && v.Action != guard.Allow {
