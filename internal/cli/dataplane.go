@@ -201,7 +201,15 @@ func (a *app) buildDataPlane(ctx context.Context, cfg *config.Config, s *session
 		// Waiting a moment for a batch to fill turns many tiny transactions
 		// into few; it widens the crash window by as much (see the SIGKILL test).
 		FlushInterval: 20 * time.Millisecond, BatchSize: 500,
-		OnDrop: func() { m.AuditDropped(1) },
+		OnDrop: func() {
+			m.AuditDropped(1)
+			// The dispatcher folds repeats within its window into one alert.
+			alerts.Send(alert.Alert{
+				ID: alert.NewID(), Time: time.Now(), Rule: "audit_dropped", Severity: alert.Critical, Response: alert.ResponseAlert,
+				Subject: alert.Subject{Kind: "system", ID: "audit"},
+				Message: "audit records are being dropped: the write queue is full (audit.queue_policy: drop)",
+			})
+		},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
