@@ -2,6 +2,7 @@ package guard
 
 import (
 	"bytes"
+	"github.com/wardenproject/warden/internal/jsonscan"
 	"iter"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -43,79 +44,10 @@ func applyEdits(doc []byte, edits []edit) []byte {
 	return append(out, doc[at:]...)
 }
 
-func skipSpace(doc []byte, i int) int {
-	for i < len(doc) {
-		switch doc[i] {
-		case ' ', '\t', '\n', '\r':
-			i++
-		default:
-			return i
-		}
-	}
-	return i
-}
-
-// skipString returns the offset just past the string whose quote is at i.
-// It jumps from quote to quote with bytes.IndexByte, which is vectorised,
-// and counts the backslashes before a quote to tell whether it is escaped.
-func skipString(doc []byte, i int) int {
-	j := i + 1
-	for {
-		k := bytes.IndexByte(doc[j:], '"')
-		if k < 0 {
-			return len(doc)
-		}
-		j += k
-		n := 0
-		for b := j - 1; b > i && doc[b] == '\\'; b-- {
-			n++
-		}
-		if n%2 == 0 {
-			return j + 1
-		}
-		j++
-	}
-}
-
-// skipValue returns the offset just past the value that starts at i.
-func skipValue(doc []byte, i int) int {
-	if i >= len(doc) {
-		return i
-	}
-	switch doc[i] {
-	case '"':
-		return skipString(doc, i)
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(doc); j++ {
-			switch doc[j] {
-			case '"':
-				j = skipString(doc, j) - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth--; depth == 0 {
-					return j + 1
-				}
-			}
-		}
-		return len(doc)
-	}
-	j := i
-	for j < len(doc) {
-		switch doc[j] {
-		case ',', '}', ']', ' ', '\t', '\n', '\r':
-			return j
-		}
-		j++
-	}
-	return j
-}
-
 // root returns the span of the document's top-level value.
 func root(doc []byte) span {
-	i := skipSpace(doc, 0)
-	return span{i, skipValue(doc, i)}
+	i := jsonscan.SkipSpace(doc, 0)
+	return span{i, jsonscan.SkipValue(doc, i)}
 }
 
 // kind returns the first byte of the value at v: '"', '{', '[', 't', 'f',
@@ -139,23 +71,23 @@ func members(doc []byte, v span) iter.Seq2[span, span] {
 		if !isObject(doc, v) {
 			return
 		}
-		i := skipSpace(doc, v.start+1)
+		i := jsonscan.SkipSpace(doc, v.start+1)
 		if i >= len(doc) || doc[i] == '}' {
 			return
 		}
 		for i < len(doc) {
-			k := span{i, skipString(doc, i)}
-			i = skipSpace(doc, k.end)
-			i = skipSpace(doc, i+1) // the colon
-			val := span{i, skipValue(doc, i)}
+			k := span{i, jsonscan.SkipString(doc, i)}
+			i = jsonscan.SkipSpace(doc, k.end)
+			i = jsonscan.SkipSpace(doc, i+1) // the colon
+			val := span{i, jsonscan.SkipValue(doc, i)}
 			if !yield(k, val) {
 				return
 			}
-			i = skipSpace(doc, val.end)
+			i = jsonscan.SkipSpace(doc, val.end)
 			if i >= len(doc) || doc[i] == '}' {
 				return
 			}
-			i = skipSpace(doc, i+1) // the comma
+			i = jsonscan.SkipSpace(doc, i+1) // the comma
 		}
 	}
 }
@@ -166,20 +98,20 @@ func elems(doc []byte, v span) iter.Seq2[int, span] {
 		if !isArray(doc, v) {
 			return
 		}
-		i := skipSpace(doc, v.start+1)
+		i := jsonscan.SkipSpace(doc, v.start+1)
 		if i >= len(doc) || doc[i] == ']' {
 			return
 		}
 		for n := 0; i < len(doc); n++ {
-			val := span{i, skipValue(doc, i)}
+			val := span{i, jsonscan.SkipValue(doc, i)}
 			if !yield(n, val) {
 				return
 			}
-			i = skipSpace(doc, val.end)
+			i = jsonscan.SkipSpace(doc, val.end)
 			if i >= len(doc) || doc[i] == ']' {
 				return
 			}
-			i = skipSpace(doc, i+1)
+			i = jsonscan.SkipSpace(doc, i+1)
 		}
 	}
 }

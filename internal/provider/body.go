@@ -3,6 +3,7 @@ package provider
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/wardenproject/warden/internal/jsonscan"
 	"unicode/utf8"
 
 	"github.com/wardenproject/warden/internal/apperr"
@@ -67,7 +68,7 @@ func rewriteBody(body []byte, model string, insertModel, includeUsage, valid boo
 	if !valid && !json.Valid(body) {
 		return nil, errBodyNotJSON()
 	}
-	obj, ok := parseObject(body, skipSpace(body, 0))
+	obj, ok := parseObject(body, jsonscan.SkipSpace(body, 0))
 	if !ok {
 		return nil, errBodyNotObject()
 	}
@@ -164,24 +165,24 @@ func parseObject(doc []byte, i int) (obj object, ok bool) {
 		return object{}, false
 	}
 	obj.open = i
-	i = skipSpace(doc, i+1)
+	i = jsonscan.SkipSpace(doc, i+1)
 	if doc[i] == '}' {
 		obj.close = i
 		return obj, true
 	}
 	for {
 		var m member
-		m.key = span{i, skipString(doc, i)}
-		i = skipSpace(doc, m.key.end)
-		i = skipSpace(doc, i+1) // the colon
-		m.val = span{i, skipValue(doc, i)}
+		m.key = span{i, jsonscan.SkipString(doc, i)}
+		i = jsonscan.SkipSpace(doc, m.key.end)
+		i = jsonscan.SkipSpace(doc, i+1) // the colon
+		m.val = span{i, jsonscan.SkipValue(doc, i)}
 		obj.members = append(obj.members, m)
-		i = skipSpace(doc, m.val.end)
+		i = jsonscan.SkipSpace(doc, m.val.end)
 		if doc[i] == '}' {
 			obj.close = i
 			return obj, true
 		}
-		i = skipSpace(doc, i+1) // the comma
+		i = jsonscan.SkipSpace(doc, i+1) // the comma
 	}
 }
 
@@ -197,63 +198,6 @@ func keyIs(doc []byte, k span, name string) bool {
 		return false
 	}
 	return s == name
-}
-
-func skipSpace(doc []byte, i int) int {
-	for i < len(doc) {
-		switch doc[i] {
-		case ' ', '\t', '\n', '\r':
-			i++
-		default:
-			return i
-		}
-	}
-	return i
-}
-
-// skipString returns the offset just past the string that starts at i.
-func skipString(doc []byte, i int) int {
-	for j := i + 1; j < len(doc); j++ {
-		switch doc[j] {
-		case '\\':
-			j++
-		case '"':
-			return j + 1
-		}
-	}
-	return len(doc)
-}
-
-// skipValue returns the offset just past the value that starts at i.
-func skipValue(doc []byte, i int) int {
-	switch doc[i] {
-	case '"':
-		return skipString(doc, i)
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(doc); j++ {
-			switch doc[j] {
-			case '"':
-				j = skipString(doc, j) - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth--; depth == 0 {
-					return j + 1
-				}
-			}
-		}
-		return len(doc)
-	}
-	j := i
-	for j < len(doc) {
-		switch doc[j] {
-		case ',', '}', ']', ' ', '\t', '\n', '\r':
-			return j
-		}
-		j++
-	}
-	return j
 }
 
 // appendJSONString appends s as a JSON string. Invalid UTF-8 becomes
