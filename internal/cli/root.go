@@ -51,6 +51,10 @@ func Execute(ctx context.Context, args []string, sio IO) int {
 		return ee.code
 	}
 	fmt.Fprintf(sio.Stderr, "warden: %v\n", err)
+	var ce codedError
+	if errors.As(err, &ce) {
+		return ce.code
+	}
 	return 1
 }
 
@@ -99,7 +103,7 @@ WARDEN_* environment variables; with neither, the defaults work.`,
 	}
 	root.PersistentFlags().StringVar(&a.configPath, "config", "", "path to warden.yaml (default: $WARDEN_CONFIG, else none)")
 	root.PersistentFlags().StringVar(&a.dataDir, "data-dir", "", "data directory (default: data_dir from config, $WARDEN_DATA_DIR, else ./warden-data)")
-	root.AddCommand(a.serveCmd(), a.secretsCmd(), a.keysCmd(), a.teamsCmd(), a.usersCmd(), a.usageCmd(), a.alertsCmd(), a.auditCmd(), a.pricingCmd(), a.guardCmd(), a.execCmd(), a.doctorCmd(), a.versionCmd())
+	root.AddCommand(a.serveCmd(), a.secretsCmd(), a.keysCmd(), a.teamsCmd(), a.usersCmd(), a.usageCmd(), a.alertsCmd(), a.auditCmd(), a.pricingCmd(), a.guardCmd(), a.scanCmd(), a.execCmd(), a.doctorCmd(), a.versionCmd())
 	return root
 }
 

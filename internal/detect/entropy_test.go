@@ -4,6 +4,8 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/wardenproject/warden/internal/detect/detecttest"
 )
 
 func TestShannonEntropy(t *testing.T) {
@@ -37,7 +39,7 @@ func TestShannonEntropy(t *testing.T) {
 // acceptGeneric): the average entropy of random strings, and how rarely a
 // random key falls below its rule's threshold.
 func TestShannonEntropyOfRandomStrings(t *testing.T) {
-	g := newGen(12)
+	g := detecttest.NewGen(12)
 	tests := []struct {
 		alphabet  string
 		n         int
@@ -56,7 +58,7 @@ func TestShannonEntropyOfRandomStrings(t *testing.T) {
 	for _, tt := range tests {
 		sum, below := 0.0, 0
 		for range samples {
-			h := ShannonEntropy(g.chars(alphabets[tt.alphabet], tt.n))
+			h := ShannonEntropy(g.Chars(detecttest.Alphabets()[tt.alphabet], tt.n))
 			sum += h
 			if h < tt.threshold {
 				below++
@@ -74,7 +76,7 @@ func TestShannonEntropyOfRandomStrings(t *testing.T) {
 }
 
 func BenchmarkShannonEntropy(b *testing.B) {
-	s := newGen(13).chars(alphabets["A"], 40)
+	s := detecttest.NewGen(13).Chars(detecttest.Base62, 40)
 	for b.Loop() {
 		ShannonEntropy(s)
 	}

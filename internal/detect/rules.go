@@ -270,6 +270,8 @@ var rules = compileRules([]Rule{
 		Negatives: []string{
 			`The refactor is coherent with commit {h:40}.`,
 			`COHERE_API_KEY=your-cohere-api-key`,
+			`github.com/cohere-ai/cohere-go/v2 v2.12.0 h1:{b:4}+{A:40}/{b:8}=`,
+			`"node_modules/cohere-ai": {"integrity": "sha512-{b:6}/{A:40}+{b:20}=="}`,
 		},
 		before: nearReach, after: nearReach, near: true,
 		accept: notDigestOrID,
@@ -290,6 +292,8 @@ var rules = compileRules([]Rule{
 		Negatives: []string{
 			`mistral-large weights, md5 {h:32}`,
 			`MISTRAL_API_KEY=<your mistral key>`,
+			`github.com/gage-technologies/mistral-go v1.1.0 h1:{b:4}+{A:32}/{b:6}=`,
+			`"@mistralai/mistralai": {"resolved": "x", "integrity": "sha512-{b:5}/{A:32}+{b:40}=="}`,
 		},
 		before: nearReach, after: nearReach, near: true,
 		accept: notDigestOrID,
@@ -630,14 +634,23 @@ var rules = compileRules([]Rule{
 		// Quoted values are printable ASCII without spaces, so that a
 		// space or an invisible character ends a value as it ends a
 		// token.
-		Regexp: regexp.MustCompile(`(?i:(?P<name>[a-z0-9_.-]*(?:key|secret|token|pass(?:word|wd|phrase)?|pwd|auth|credential)[a-z0-9_.-]*))["']?[ \t]*(?::=|=>|=|:)[ \t]*` +
-			`(?:"(?P<secret>[\x21\x23-\x7e]{20,})"|'(?P<secret>[\x21-\x26\x28-\x7e]{20,})'|` +
+		// A name may be quoted, with the quote escaped inside a JSON
+		// string (\"api_key\": \"...\", escaped again when nested), and
+		// carry a type annotation
+		// (apiKey: string = "...").
+		Regexp: regexp.MustCompile(`(?i:(?P<name>[a-z0-9_.-]*(?:key|secret|token|pass(?:word|wd|phrase)?|pwd|auth|credential)[a-z0-9_.-]*))(?:\\{0,3}["'])?` +
+			`(?:[ \t]*:[ \t]*[A-Za-z_][A-Za-z0-9_.<>\[\]]*[ \t]*=|[ \t]*(?::=|=>|=|:))[ \t]*` +
+			`(?:\\{1,3}"(?P<secret>[\x21\x23-\x5b\x5d-\x7e]{20,})\\{1,3}"|"(?P<secret>[\x21\x23-\x7e]{20,})"|'(?P<secret>[\x21-\x26\x28-\x7e]{20,})'|` +
 			"`(?P<secret>[\\x21-\\x5f\\x61-\\x7e]{20,})`|" +
 			`(?i:bearer|token|basic)[ \t]+(?P<secret>[A-Za-z0-9+/=_.~-]{20,})|(?P<secret>[A-Za-z0-9+/=_.~-]{20,}))`),
 		Confidence: 0.5,
 		Positives: []string{
 			`DB_PASSWORD="«{A:24}»"`,
 			`{"client_secret": "«{u:40}»"}`,
+			`{"cell_type": "code", "source": ["DB_PASSWORD = \"«{A:24}»\"\n"]}`,
+			`{"settings": "{\"client_secret\": \"«{u:40}»\"}"}`,
+			`export const SERVICE_TOKEN: string = "«{h:40}»";`,
+			`private readonly apiKey: Record<string> = '«{A:32}»'`,
 			`api_key: «{A:32}»`,
 			`export SERVICE_TOKEN=«{h:40}»`,
 			`const authToken = '«{b:44}»';`,
@@ -656,6 +669,11 @@ var rules = compileRules([]Rule{
 			`auth: authenticationMiddlewareHandler2,`,
 			`keyboard_layout = "us-international-alternative"`,
 			`secret_name: production-database-password`,
+			`serverConfig.ClientAuth = RequireAndVerifyClientCert`,
+			`const key=kernelThreadName+pid+tid;`,
+			`--- PASS: TestOutputWithSubtest/sub_test2 (0.00s)`,
+			`env GIT_AUTHOR_EMAIL='release-engineering@example.com'`,
+			`config.Certificates[0].PrivateKey = testRSAPSS2048PrivateKey`,
 		},
 		span: assignmentSpan,
 		// The byte before a value is an operator, a quote or a space:

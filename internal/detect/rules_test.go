@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/wardenproject/warden/internal/detect/detecttest"
 )
 
 // expansions is how many random fillings of each example template the
@@ -83,19 +85,19 @@ func TestRulePositives(t *testing.T) {
 		alone := NewSecrets(SecretsOptions{Rules: []string{r.ID}})
 		for i, tmpl := range r.Positives {
 			t.Run(fmt.Sprintf("%s/%d", r.ID, i), func(t *testing.T) {
-				g := newGen(seedFor(r.ID, "positive", tmpl))
+				g := detecttest.NewGen(seedFor(r.ID, "positive", tmpl))
 				for range expansions {
-					text, spans := g.expand(t, tmpl)
+					text, spans := g.Expand(t, tmpl)
 					if len(spans) != 1 {
 						t.Fatalf("template marks %d secrets, want 1", len(spans))
 					}
 					want := spans[0]
 					if !hasFinding(all.Detect(nil, text), r.ID, want) {
-						t.Fatalf("all rules: no %s at [%d:%d] in %q; found %s", r.ID, want.start, want.end, text, describe(all.Detect(nil, text), text))
+						t.Fatalf("all rules: no %s at [%d:%d] in %q; found %s", r.ID, want.Start, want.End, text, describe(all.Detect(nil, text), text))
 					}
 					got := alone.Detect(nil, text)
 					if len(got) != 1 || !hasFinding(got, r.ID, want) {
-						t.Fatalf("rule alone: want one %s at [%d:%d] in %q; found %s", r.ID, want.start, want.end, text, describe(got, text))
+						t.Fatalf("rule alone: want one %s at [%d:%d] in %q; found %s", r.ID, want.Start, want.End, text, describe(got, text))
 					}
 				}
 			})
@@ -109,9 +111,9 @@ func TestRuleNegatives(t *testing.T) {
 	for _, r := range Rules() {
 		for i, tmpl := range r.Negatives {
 			t.Run(fmt.Sprintf("%s/%d", r.ID, i), func(t *testing.T) {
-				g := newGen(seedFor(r.ID, "negative", tmpl))
+				g := detecttest.NewGen(seedFor(r.ID, "negative", tmpl))
 				for range expansions {
-					text, spans := g.expand(t, tmpl)
+					text, spans := g.Expand(t, tmpl)
 					if len(spans) != 0 {
 						t.Fatalf("negative template marks a secret")
 					}
@@ -124,9 +126,9 @@ func TestRuleNegatives(t *testing.T) {
 	}
 }
 
-func hasFinding(fs []Finding, typ string, s span) bool {
+func hasFinding(fs []Finding, typ string, s detecttest.Span) bool {
 	return slices.ContainsFunc(fs, func(f Finding) bool {
-		return f.Type == typ && f.Start == s.start && f.End == s.end
+		return f.Type == typ && f.Start == s.Start && f.End == s.End
 	})
 }
 
@@ -141,4 +143,42 @@ func describe(fs []Finding, text string) string {
 		fmt.Fprintf(&b, "%s[%d:%d]=%q (%.2f, verified %v) ", f.Type, f.Start, f.End, text[f.Start:f.End], f.Confidence, f.Verified)
 	}
 	return b.String()
+}
+
+func TestIsIdentifiers(t *testing.T) {
+	for _, tc := range []struct {
+		s    string
+		want bool
+	}{
+		{"RequireAndVerifyClientCert", true},
+		{"kernelThreadName+pid+tid", true},
+		{"testRSAPSS2048PrivateKey", true},
+		{"authenticationMiddlewareHandler2", true},
+		{"production-database-password", true},
+		{"zIiCvcmueHqe2vwagiozajWP", false}, // random: words too short
+		{"qQljbHP4UHwyhII4hvxAXeZKnCK63rmamk5e8DWo", false},
+		{"1f64851ef58813471b97b7e0059759a885152135", false}, // hex
+		{"ThisIsMyPassword12Secret34", false},               // two digit groups
+		{"BcdfghJklmnpQrstvw", false},                       // no vowels
+		{"ab", false},
+	} {
+		if got := isIdentifiers(tc.s); got != tc.want {
+			t.Errorf("isIdentifiers(%q) = %v, want %v", tc.s, got, tc.want)
+		}
+	}
+}
+
+func TestIsEmail(t *testing.T) {
+	for s, want := range map[string]bool{
+		"dev@example.com":            true,
+		"user@localhost":             false,
+		"abc@def+ghi/jkl.example":    false,
+		"noatsign.example.com":       false,
+		"@example.com":               false,
+		"first.last@mail.example.io": true,
+	} {
+		if got := isEmail(s); got != want {
+			t.Errorf("isEmail(%q) = %v, want %v", s, got, want)
+		}
+	}
 }

@@ -304,45 +304,56 @@ func (r *Rule) candidate(text, win string, m []int, s, e int) candidate {
 	return c
 }
 
-// tidy orders the findings appended after base, drops exact duplicates
-// and drops generic_secret findings that overlap a specific rule's.
+// tidy orders the findings appended after base and leaves one finding
+// per secret: of findings that overlap, it keeps a verified one over an
+// unverified one, then the more confident, then the longer, then the one
+// whose rule comes first in the table (the more specific: a service
+// account's key before the bare PEM block). Two rules seeing one value
+// (the "aws" inside a random Warden key, a Cohere key next to an AWS
+// name) would otherwise report one secret twice.
 func tidy(dst []Finding, base int) []Finding {
 	fs := dst[base:]
 	if len(fs) < 2 {
 		return dst
 	}
 	slices.SortFunc(fs, func(a, b Finding) int {
-		return cmp.Or(cmp.Compare(a.Start, b.Start), cmp.Compare(b.End, a.End), strings.Compare(a.Type, b.Type))
+		return cmp.Or(cmp.Compare(a.Start, b.Start), cmp.Compare(b.End, a.End), cmp.Compare(ruleRank(a.Type), ruleRank(b.Type)))
 	})
-	// Sorted by start: a generic finding overlaps a specific one that
-	// starts no later if that one ends after the generic one starts, and
-	// one that starts later if it starts before the generic one ends.
-	gone := make([]bool, len(fs))
-	reach := -1
-	for i, f := range fs {
-		if f.Type != GenericSecret {
-			reach = max(reach, f.End)
-		} else if reach > f.Start {
-			gone[i] = true
-		}
-	}
-	nextStart := -1
-	for i := len(fs) - 1; i >= 0; i-- {
-		f := fs[i]
-		if f.Type != GenericSecret {
-			nextStart = f.Start
-		} else if nextStart >= 0 && nextStart < f.End {
-			gone[i] = true
-		}
-	}
 	out := fs[:0]
-	for i, f := range fs {
-		if gone[i] || (len(out) > 0 && out[len(out)-1] == f) {
+	for _, f := range fs {
+		if n := len(out); n > 0 && f.Start < out[n-1].End {
+			if last := &out[n-1]; keepOver(f, *last) {
+				*last = f
+			}
 			continue
 		}
 		out = append(out, f)
 	}
 	return dst[:base+len(out)]
+}
+
+// keepOver reports whether a is the better of two findings of one secret.
+func keepOver(a, b Finding) bool {
+	if a.Verified != b.Verified {
+		return a.Verified
+	}
+	if a.Confidence != b.Confidence {
+		return a.Confidence > b.Confidence
+	}
+	if la, lb := a.End-a.Start, b.End-b.Start; la != lb {
+		return la > lb
+	}
+	return ruleRank(a.Type) < ruleRank(b.Type)
+}
+
+// ruleRank is the position of a rule in the table.
+func ruleRank(id string) int {
+	for i, r := range rules {
+		if r.ID == id {
+			return i
+		}
+	}
+	return len(rules)
 }
 
 // IsPlaceholder reports whether s looks like a stand-in for a secret

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/wardenproject/warden/internal/detect/detecttest"
 )
 
 // The benchmark corpora come from the Go installation: English prose from
@@ -139,11 +141,11 @@ func BenchmarkSecrets(b *testing.B) {
 // line of a .env-style file holds a key.
 func BenchmarkSecretsKeyDense(b *testing.B) {
 	d := NewSecrets(SecretsOptions{Generic: true})
-	g := newGen(9)
+	g := detecttest.NewGen(9)
 	var sb strings.Builder
 	for sb.Len() < 10<<10 {
-		r := rules[g.rnd.IntN(len(rules))]
-		text, _ := g.expand(b, r.Positives[g.rnd.IntN(len(r.Positives))])
+		r := rules[g.IntN(len(rules))]
+		text, _ := g.Expand(b, r.Positives[g.IntN(len(r.Positives))])
 		sb.WriteString(text + "\n")
 	}
 	text := sb.String()

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/wardenproject/warden/internal/detect/detecttest"
 )
 
 // The labelled set testdata/secrets.jsonl holds documents with the secrets
@@ -132,15 +134,15 @@ var hardNegatives = []string{
 // generateLabelledSet builds the set from the rule table and the lists
 // above.
 func generateLabelledSet(tb testing.TB) []labelledDoc {
-	g := newGen(labelledSeed)
+	g := detecttest.NewGen(labelledSeed)
 	var docs []labelledDoc
 	add := func(id, tmpl, typ string) {
-		ctx := contexts[g.rnd.IntN(len(contexts))]
+		ctx := contexts[g.IntN(len(contexts))]
 		before, after, _ := strings.Cut(ctx, "%s")
-		text, spans := g.expand(tb, tmpl)
+		text, spans := g.Expand(tb, tmpl)
 		doc := labelledDoc{ID: id, Text: before + text + after}
 		for _, s := range spans {
-			doc.Findings = append(doc.Findings, label{typ, s.start + len(before), s.end + len(before)})
+			doc.Findings = append(doc.Findings, label{typ, s.Start + len(before), s.End + len(before)})
 		}
 		docs = append(docs, doc)
 	}
@@ -164,11 +166,11 @@ func generateLabelledSet(tb testing.TB) []labelledDoc {
 	// Documents with several secrets of different kinds, one a line.
 	for i := range 40 {
 		doc := labelledDoc{ID: fmt.Sprintf("mixed/%d", i)}
-		for range 2 + g.rnd.IntN(3) {
-			r := rules[g.rnd.IntN(len(rules))]
-			text, spans := g.expand(tb, r.Positives[g.rnd.IntN(len(r.Positives))])
+		for range 2 + g.IntN(3) {
+			r := rules[g.IntN(len(rules))]
+			text, spans := g.Expand(tb, r.Positives[g.IntN(len(r.Positives))])
 			for _, s := range spans {
-				doc.Findings = append(doc.Findings, label{r.ID, s.start + len(doc.Text), s.end + len(doc.Text)})
+				doc.Findings = append(doc.Findings, label{r.ID, s.Start + len(doc.Text), s.End + len(doc.Text)})
 			}
 			doc.Text += text + "\n"
 		}

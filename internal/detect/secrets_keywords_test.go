@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/wardenproject/warden/internal/detect/detecttest"
 )
 
 // naiveHits finds every keyword occurrence with strings.Index on a copy
@@ -43,13 +45,13 @@ func naiveHits(kws []string, text string) []hit {
 func TestKeywordIndex(t *testing.T) {
 	kws := []string{"key", "api_key", "sk-", "sk-proj-", "ask", "-----begin", "aaa", "a", "eyj", "hooks.slack.com"}
 	ix := newKeywordIndex(kws)
-	g := newGen(10)
+	g := detecttest.NewGen(10)
 	pieces := append(slices.Clone(kws), "API_KEY", "SK-PROJ-", "EyJ", "x", " ", "\n", "é", "\x00", "\xff", "kez", "sk", "-----BEGI")
 	for _, n := range []int{0, 1, 10, 100, 1023, 1024, 1025, 4000, 10000} {
 		for round := range 20 {
 			var b strings.Builder
 			for b.Len() < n {
-				b.WriteString(pieces[g.rnd.IntN(len(pieces))])
+				b.WriteString(pieces[g.IntN(len(pieces))])
 			}
 			text := b.String()
 			if len(text) > n {
@@ -108,7 +110,7 @@ func TestSecretShape(t *testing.T) {
 // Searching runs finds what running the regular expression over the
 // whole window finds.
 func TestFindRunsMatchesRegexp(t *testing.T) {
-	g := newGen(11)
+	g := detecttest.NewGen(11)
 	noise := []string{"{h:32}", "{A:40}", "{A:32}", "sk-{h:32}", "{h:64}", "{b:40}", "{h:33}", "{A:41}", "{b:300}", "x", "-", "_", " ", "/", "+", "=", "\n", "tgp_v1_{u:43}"}
 	for _, r := range rules {
 		if !r.runs {
@@ -118,14 +120,14 @@ func TestFindRunsMatchesRegexp(t *testing.T) {
 		plain.runs = false
 		for range 200 {
 			var tmpl strings.Builder
-			for range 1 + g.rnd.IntN(10) {
-				tmpl.WriteString(noise[g.rnd.IntN(len(noise))])
+			for range 1 + g.IntN(10) {
+				tmpl.WriteString(noise[g.IntN(len(noise))])
 			}
-			text, _ := g.expand(t, tmpl.String())
+			text, _ := g.Expand(t, tmpl.String())
 			// Whole text, and windows that start and end anywhere,
 			// inside runs too: the run search covers the runs a
 			// window touches.
-			a, b := g.rnd.IntN(len(text)+1), g.rnd.IntN(len(text)+1)
+			a, b := g.IntN(len(text)+1), g.IntN(len(text)+1)
 			for _, w := range []window{{0, len(text)}, {min(a, b), max(a, b)}} {
 				touched := w
 				for touched.start > 0 && r.alpha[text[touched.start-1]] {

@@ -17,11 +17,12 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/wardenproject/warden/internal/detect/detecttest"
 	"github.com/wardenproject/warden/internal/keys"
 )
 
 func TestIsPlaceholder(t *testing.T) {
-	g := newGen(1)
+	g := detecttest.NewGen(1)
 	tests := []struct {
 		s    string
 		want bool
@@ -51,8 +52,8 @@ func TestIsPlaceholder(t *testing.T) {
 		{"sk-" + "*****", true},
 		// Random values, and short words inside a word, are not
 		// placeholders.
-		{g.chars(alphabets["A"], 40), false},
-		{g.chars(alphabets["h"], 32), false},
+		{g.Chars(detecttest.Base62, 40), false},
+		{g.Chars(detecttest.LowerHex, 32), false},
 		{"k8sYourwayQ2p9Lm", false},
 		{"Tr4ckDemonstr8r", false},
 		{"abcde1", false},
@@ -63,10 +64,10 @@ func TestIsPlaceholder(t *testing.T) {
 		}
 	}
 	// Random keys of every alphabet and usual length pass.
-	for alpha, chars := range alphabets {
+	for alpha, chars := range detecttest.Alphabets() {
 		for _, n := range []int{20, 32, 40, 64, 150} {
 			for range 200 {
-				if s := g.chars(chars, n); IsPlaceholder(s) && alpha != "d" {
+				if s := g.Chars(chars, n); IsPlaceholder(s) && alpha != "d" {
 					t.Errorf("random %s string of %d taken for a placeholder: %q", alpha, n, s)
 				}
 			}
@@ -91,9 +92,9 @@ func TestSecretsOptions(t *testing.T) {
 		NewSecrets(SecretsOptions{Rules: []string{"nope"}})
 	}()
 
-	g := newGen(2)
-	github, _ := g.expand(t, "GITHUB_TOKEN=ghp_{gh}")
-	generic, _ := g.expand(t, `db_password = "{A:24}"`)
+	g := detecttest.NewGen(2)
+	github, _ := g.Expand(t, "GITHUB_TOKEN=ghp_{gh}")
+	generic, _ := g.Expand(t, `db_password = "{A:24}"`)
 	text := github + "\n" + generic
 	tests := []struct {
 		name string
@@ -123,9 +124,9 @@ func TestSecretsOptions(t *testing.T) {
 
 func TestGitHubChecksum(t *testing.T) {
 	d := NewSecrets(SecretsOptions{Rules: []string{"github_token"}})
-	g := newGen(3)
+	g := detecttest.NewGen(3)
 	for range 100 {
-		tok, _ := g.expand(t, "ghp_{gh}")
+		tok, _ := g.Expand(t, "ghp_{gh}")
 		fs := d.Detect(nil, tok)
 		if len(fs) != 1 || !fs[0].Verified || fs[0].Confidence != VerifiedConfidence {
 			t.Fatalf("valid token: %+v", fs)
@@ -140,7 +141,7 @@ func TestGitHubChecksum(t *testing.T) {
 		}
 	}
 	// Fine-grained tokens have no checksum to verify.
-	pat, _ := g.expand(t, "github_pat_{A:22}_{A:59}")
+	pat, _ := g.Expand(t, "github_pat_{A:22}_{A:59}")
 	if fs := d.Detect(nil, pat); len(fs) != 1 || fs[0].Verified {
 		t.Fatalf("fine-grained token: %+v", fs)
 	}
@@ -271,16 +272,16 @@ func TestPrivateKeyReal(t *testing.T) {
 // A specific finding hides a generic one over the same value.
 func TestGenericYieldsToSpecific(t *testing.T) {
 	d := NewSecrets(SecretsOptions{Generic: true})
-	g := newGen(4)
+	g := detecttest.NewGen(4)
 	for _, tmpl := range []string{
 		`OPENAI_API_KEY="«sk-proj-{u:74}T3BlbkFJ{u:74}»"`,
 		`stripe_secret_key: «sk_live_{A:24}»`,
 		`{"SecretAccessKey": "«{b:40}»"}`,
 		`auth_token = '«{jwt}»'`,
 	} {
-		text, spans := g.expand(t, tmpl)
+		text, spans := g.Expand(t, tmpl)
 		fs := d.Detect(nil, text)
-		if len(fs) != 1 || fs[0].Type == GenericSecret || fs[0].Start != spans[0].start || fs[0].End != spans[0].end {
+		if len(fs) != 1 || fs[0].Type == GenericSecret || fs[0].Start != spans[0].Start || fs[0].End != spans[0].End {
 			t.Errorf("%q: got %s, want one specific finding", text, describe(fs, text))
 		}
 	}
@@ -289,8 +290,8 @@ func TestGenericYieldsToSpecific(t *testing.T) {
 // Detect appends to dst and leaves what was there alone.
 func TestDetectAppends(t *testing.T) {
 	d := NewSecrets(SecretsOptions{Generic: true})
-	g := newGen(5)
-	text, _ := g.expand(t, "a=ghp_{gh} b=sk-ant-api03-{u:93}AA")
+	g := detecttest.NewGen(5)
+	text, _ := g.Expand(t, "a=ghp_{gh} b=sk-ant-api03-{u:93}AA")
 	prior := Finding{Type: "email", Class: PII, Start: 1, End: 2, Confidence: 1}
 	dst := append(make([]Finding, 0, 8), prior)
 	dst = d.Detect(dst, text)
@@ -309,10 +310,10 @@ func TestUnicode(t *testing.T) {
 	d := NewSecrets(SecretsOptions{Generic: true})
 	for _, r := range Rules() {
 		for i, tmpl := range r.Positives {
-			g := newGen(seedFor(r.ID, "unicode", tmpl))
-			text, spans := g.expand(t, tmpl)
+			g := detecttest.NewGen(seedFor(r.ID, "unicode", tmpl))
+			text, spans := g.Expand(t, tmpl)
 			s := spans[0]
-			mid := s.start + (s.end-s.start)/2
+			mid := s.Start + (s.End-s.Start)/2
 			for _, sep := range []string{"\u200b", "\u00a0", "é"} {
 				split := text[:mid] + sep + text[mid:]
 				for _, f := range d.Detect(nil, split) {
@@ -324,7 +325,7 @@ func TestUnicode(t *testing.T) {
 			// Wrapped in non-ASCII text, the key is found where it is.
 			wrapped := "秘密: «" + text + "» — ok"
 			off := len("秘密: «")
-			want := span{s.start + off, s.end + off}
+			want := detecttest.Span{Start: s.Start + off, End: s.End + off}
 			if fs := d.Detect(nil, wrapped); !hasFinding(fs, r.ID, want) {
 				t.Errorf("%s/%d: not found in non-ASCII text: %s", r.ID, i, describe(fs, wrapped))
 			}
@@ -357,7 +358,7 @@ func TestPrefilterLosesNothing(t *testing.T) {
 		}
 	}
 	d := NewSecrets(SecretsOptions{Rules: ids})
-	g := newGen(6)
+	g := detecttest.NewGen(6)
 	fillers := []string{
 		"The quick brown fox jumps over the lazy dog.",
 		"func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {",
@@ -370,15 +371,15 @@ func TestPrefilterLosesNothing(t *testing.T) {
 	found := 0
 	for i := range 300 {
 		var b strings.Builder
-		for range 1 + g.rnd.IntN(8) {
-			if g.rnd.IntN(2) == 0 {
-				r := rs[g.rnd.IntN(len(rs))]
-				text, _ := g.expand(t, r.Positives[g.rnd.IntN(len(r.Positives))])
+		for range 1 + g.IntN(8) {
+			if g.IntN(2) == 0 {
+				r := rs[g.IntN(len(rs))]
+				text, _ := g.Expand(t, r.Positives[g.IntN(len(r.Positives))])
 				b.WriteString(text)
 			} else {
-				b.WriteString(fillers[g.rnd.IntN(len(fillers))])
+				b.WriteString(fillers[g.IntN(len(fillers))])
 			}
-			b.WriteString([]string{"\n", " ", "", "\t", "\r\n"}[g.rnd.IntN(5)])
+			b.WriteString([]string{"\n", " ", "", "\t", "\r\n"}[g.IntN(5)])
 		}
 		text := b.String()
 		got := d.Detect(nil, text)
@@ -396,11 +397,11 @@ func TestPrefilterLosesNothing(t *testing.T) {
 // One detector serves many goroutines (run with -race).
 func TestDetectConcurrent(t *testing.T) {
 	d := NewSecrets(SecretsOptions{Generic: true})
-	g := newGen(7)
+	g := detecttest.NewGen(7)
 	texts := make([]string, 16)
 	wants := make([]string, 16)
 	for i := range texts {
-		texts[i], _ = g.expand(t, "x=ghp_{gh}\npassword: {A:30}\n"+strings.Repeat("filler text ", i))
+		texts[i], _ = g.Expand(t, "x=ghp_{gh}\npassword: {A:30}\n"+strings.Repeat("filler text ", i))
 		wants[i] = fmt.Sprint(d.Detect(nil, texts[i]))
 	}
 	var wg sync.WaitGroup
@@ -421,10 +422,10 @@ func TestDetectConcurrent(t *testing.T) {
 // FuzzSecrets checks that detection never panics and that every finding
 // is a well-formed span of the text with a known type.
 func FuzzSecrets(f *testing.F) {
-	g := newGen(8)
+	g := detecttest.NewGen(8)
 	for _, r := range rules {
 		for _, tmpl := range append(slices.Clone(r.Positives), r.Negatives...) {
-			text, _ := g.expand(f, tmpl)
+			text, _ := g.Expand(f, tmpl)
 			f.Add(text)
 		}
 	}

@@ -657,6 +657,28 @@ func (m *Manager) Authenticate(ctx context.Context, presented string) (Key, erro
 	return cloneKey(k), nil
 }
 
+// Lookup finds the key a found secret belongs to, whatever its state,
+// for an operator holding a leaked copy (warden scan --verify). Unlike
+// Authenticate it tells revoked and expired keys apart from unknown ones,
+// which is what the operator needs to decide on revocation; it does not
+// count as a use of the key and never reads the cache. previous is true
+// when the secret is the key's rotated-out predecessor. found is false for
+// malformed secrets and secrets of no key in the store.
+func (m *Manager) Lookup(ctx context.Context, presented string) (k Key, previous, found bool, err error) {
+	if !Valid(presented) {
+		return Key{}, false, false, nil
+	}
+	h := hashWith(m, presented)
+	k, previous, err = m.store.KeyByHash(ctx, h[:])
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return Key{}, false, false, nil
+	case err != nil:
+		return Key{}, false, false, fmt.Errorf("look up the key: %w", err)
+	}
+	return cloneKey(k), previous, true, nil
+}
+
 // cloneKey copies k so that the caller cannot change the cached record.
 func cloneKey(k Key) Key {
 	k.Models = slices.Clone(k.Models)

@@ -3,6 +3,7 @@ package keys_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -822,4 +823,46 @@ func BenchmarkAuthenticate(b *testing.B) {
 			})
 		}
 	}
+}
+
+func TestLookupTellsStates(t *testing.T) {
+	f := newFixture(t)
+	live, liveKey := f.create(keys.Spec{Name: "live"})
+	gone, goneKey := f.create(keys.Spec{Name: "gone"})
+	if err := f.m.Revoke(t.Context(), gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	rotated, oldKey := f.create(keys.Spec{Name: "rotated"})
+	if _, _, err := f.m.Rotate(t.Context(), rotated.ID, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	unknown, err := keys.Generate(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name           string
+		key            string
+		id             string
+		state          keys.State
+		previous, want bool
+	}{
+		{"active", liveKey, live.ID, keys.Active, false, true},
+		{"revoked", goneKey, gone.ID, keys.Revoked, false, true},
+		{"rotated out", oldKey, rotated.ID, keys.Active, true, true},
+		{"unknown", unknown.RevealString(), "", "", false, false},
+		{"malformed", "wdn_short", "", "", false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			k, previous, found, err := f.m.Lookup(t.Context(), tc.key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if found != tc.want || k.ID != tc.id || k.State != tc.state || previous != tc.previous {
+				t.Fatalf("Lookup = %s %s previous=%v found=%v, want %s %s previous=%v found=%v",
+					k.ID, k.State, previous, found, tc.id, tc.state, tc.previous, tc.want)
+			}
+		})
+	}
+	f.noLeak(liveKey, goneKey, oldKey)
 }
