@@ -187,8 +187,7 @@ func (a *app) runScan(cmd *cobra.Command, args []string, f scanFlags) (int, erro
 	}
 	res, err := sc.Run(ctx, src, progress)
 	if bar != nil {
-		_ = bar.Finish()
-		fmt.Fprintln(a.io.Stderr)
+		_ = bar.Finish() // clears its line
 	}
 	if err != nil {
 		return 0, err
