@@ -180,7 +180,7 @@ func (a *app) runScan(cmd *cobra.Command, args []string, f scanFlags) (int, erro
 		}
 	}
 
-	bar := a.scanProgress(f.progress)
+	bar := a.scanProgress(f.progress, f.output != "" && f.output != "-")
 	var progress scan.Progress
 	if bar != nil {
 		progress = func(n int64) { _ = bar.Set64(n) }
@@ -343,14 +343,15 @@ func terminal(w io.Writer) bool {
 }
 
 // scanProgress returns a progress bar on standard error, or nil when
-// there should be none: not a terminal, in CI, or turned off.
-func (a *app) scanProgress(mode string) *progressbar.ProgressBar {
+// there should be none: in CI, turned off, or when the report or the bar
+// would go anywhere but a terminal (a pipe, a log file).
+func (a *app) scanProgress(mode string, toFile bool) *progressbar.ProgressBar {
 	switch mode {
 	case "never":
 		return nil
 	case "always":
 	default:
-		if !terminal(a.io.Stderr) || a.env["CI"] != "" {
+		if !terminal(a.io.Stderr) || (!toFile && !terminal(a.io.Stdout)) || a.env["CI"] != "" {
 			return nil
 		}
 	}
