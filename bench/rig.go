@@ -329,7 +329,7 @@ func (r *rig) startWarden(ctx context.Context, fakeURL string, o rigOptions) (st
 	r.closers = append(r.closers, func() error { return usage.Close(context.Background()) })
 	// The guardrails of a default configuration: detectors on prompts and
 	// answers, the heuristic injection scorer.
-	scorer := injection.NewHeuristic(injection.Options{})
+	scorer := injection.NewDefault(injection.Options{})
 	g, err := guard.New(guard.Options{
 		PII:     detect.NewPII(detect.PIIOptions{}),
 		Secrets: detect.NewSecrets(detect.SecretsOptions{}),

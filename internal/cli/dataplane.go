@@ -356,7 +356,7 @@ func sortedNames[V any](m map[string]V) []string {
 // guard, and turns the configured policies into a lookup by model, team
 // and key. Every policy is merged and checked here, at start.
 func buildGuardrails(c config.Guardrails) (*gateway.Guardrails, error) {
-	h := injection.NewHeuristic(injection.Options{})
+	h := injection.NewDefault(injection.Options{})
 	g, err := guard.New(guard.Options{
 		PII:     detect.NewPII(detect.PIIOptions{}),
 		Secrets: detect.NewSecrets(detect.SecretsOptions{}),

@@ -47,7 +47,7 @@ for the injection scorer at --threshold. Lines may give "text_rot13" instead
 of "text" (how sets of fake keys are kept out of secret scanners' way).`,
 		Example: `  warden guard eval --dataset internal/detect/testdata/pii.jsonl --detectors pii
   warden guard eval --dataset internal/detect/testdata/secrets.jsonl --rot13 --detectors secrets+generic
-  warden guard eval --dataset internal/guard/injection/testdata/injection_holdout.jsonl --threshold 0.8 --json`,
+  warden guard eval --dataset internal/guard/injection/testdata/injection_blind.jsonl --threshold 0.8 --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dataset == "" {
@@ -82,7 +82,7 @@ of "text" (how sets of fake keys are kept out of secret scanners' way).`,
 					return fmt.Errorf("--detectors: %q is not pii, secrets or secrets+generic", d)
 				}
 			}
-			h := injection.NewHeuristic(injection.Options{})
+			h := injection.NewDefault(injection.Options{})
 			rep, err := eval.Run(cmd.Context(), exs, eval.Options{
 				Detectors: ds,
 				Injection: scoreOnly{h},
@@ -124,7 +124,7 @@ of "text" (how sets of fake keys are kept out of secret scanners' way).`,
 }
 
 // scoreOnly adapts the heuristic scorer to eval.Scorer.
-type scoreOnly struct{ h *injection.Heuristic }
+type scoreOnly struct{ h injection.Scorer }
 
 func (s scoreOnly) Score(ctx context.Context, text string) (float64, error) {
 	r, err := s.h.Score(ctx, text)

@@ -103,10 +103,10 @@ func BenchmarkStreamEvent(b *testing.B) {
 }
 
 // BenchmarkInputProduction is BenchmarkInput with what warden serve runs:
-// the real PII and secret detectors and the heuristic injection scorer,
-// under the default policy.
+// the real PII and secret detectors and the injection scorer (heuristic
+// and classifier), under the default policy.
 func BenchmarkInputProduction(b *testing.B) {
-	h := injection.NewHeuristic(injection.Options{})
+	h := injection.NewDefault(injection.Options{})
 	g, err := New(Options{
 		PII:     detect.NewPII(detect.PIIOptions{}),
 		Secrets: detect.NewSecrets(detect.SecretsOptions{}),

@@ -96,6 +96,18 @@ func BenchmarkScore(b *testing.B) {
 				sinkScore = r.Score
 			}
 		})
+		b.Run("combined/"+tc.name, func(b *testing.B) {
+			s := NewDefault(Options{})
+			b.SetBytes(int64(len(tc.text)))
+			b.ReportAllocs()
+			for b.Loop() {
+				r, err := s.Score(ctx, tc.text)
+				if err != nil {
+					b.Fatal(err)
+				}
+				sinkScore = r.Score
+			}
+		})
 		b.Run("baseline/"+tc.name, func(b *testing.B) {
 			b.SetBytes(int64(len(tc.text)))
 			b.ReportAllocs()

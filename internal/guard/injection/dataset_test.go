@@ -63,7 +63,7 @@ func ratio(a, b int) float64 {
 
 // evaluate scores every example once and counts outcomes at each
 // threshold. If explain is set, misclassifications at DefaultThreshold are
-// logged; the held-out set is never explained, so that nobody tunes on it.
+// logged.
 func evaluate(t *testing.T, s Scorer, exs []example, thresholds []float64, explain bool) []metrics {
 	t.Helper()
 	ms := make([]metrics, len(thresholds))
@@ -103,28 +103,33 @@ func signalNames(r Result) []string {
 }
 
 // TestDataset measures precision and recall at DefaultThreshold on the
-// labelled prompts. injection.jsonl is the set the weights were tuned on;
-// injection_holdout.jsonl was written after tuning and never tuned on, so
-// its figures are the honest estimate. The other thresholds are logged to
+// labelled prompts. All three files are tuning data: injection.jsonl and
+// injection_holdout.jsonl were written first, injection_more.jsonl adds
+// paraphrases and hard negatives. The weights and word classes were
+// fitted to them, so these figures overstate how the heuristic does on
+// text it has never seen; the floors sit just under the figures reached
+// and are there to catch regressions. The other thresholds are logged to
 // show the trade-off.
 func TestDataset(t *testing.T) {
 	h := NewHeuristic(Options{})
 	thresholds := []float64{0.5, 0.6, 0.7, DefaultThreshold, 0.9}
 	for _, tc := range []struct {
-		file                    string
-		explain                 bool
+		name                    string
+		files                   []string
 		minPrecision, minRecall float64
 		minInj, minBenign       int
 	}{
-		// The acceptance target: recall ≥ 0.8 at precision ≥ 0.9.
-		{"injection.jsonl", true, 0.9, 0.8, 150, 250},
-		// Held-out prompts: a regression floor just under the figures
-		// measured when the set was first scored (precision 1.00, recall
-		// 0.60), not a target the weights were fitted to.
-		{"injection_holdout.jsonl", false, 0.9, 0.55, 40, 70},
+		// Figures when the floors were set: precision 1.000, recall
+		// 0.983 (465 of 473).
+		{"tuning", []string{"injection.jsonl", "injection_more.jsonl"}, 0.9, 0.95, 450, 600},
+		// Precision 1.000, recall 1.000.
+		{"holdout", []string{"injection_holdout.jsonl"}, 0.9, 0.97, 50, 90},
 	} {
-		t.Run(tc.file, func(t *testing.T) {
-			exs := loadExamples(t, tc.file)
+		t.Run(tc.name, func(t *testing.T) {
+			var exs []example
+			for _, f := range tc.files {
+				exs = append(exs, loadExamples(t, f)...)
+			}
 			inj := 0
 			for _, ex := range exs {
 				if ex.Label == "injection" {
@@ -133,13 +138,13 @@ func TestDataset(t *testing.T) {
 			}
 			if inj < tc.minInj || len(exs)-inj < tc.minBenign {
 				t.Fatalf("%s has %d injection and %d benign examples, want at least %d and %d",
-					tc.file, inj, len(exs)-inj, tc.minInj, tc.minBenign)
+					tc.name, inj, len(exs)-inj, tc.minInj, tc.minBenign)
 			}
-			ms := evaluate(t, h, exs, thresholds, tc.explain)
+			ms := evaluate(t, h, exs, thresholds, true)
 			var def metrics
 			for k, m := range ms {
 				t.Logf("%s threshold %.2f: precision %.3f recall %.3f F1 %.3f (tp %d fp %d tn %d fn %d)",
-					tc.file, thresholds[k], m.precision(), m.recall(), m.f1(), m.tp, m.fp, m.tn, m.fn)
+					tc.name, thresholds[k], m.precision(), m.recall(), m.f1(), m.tp, m.fp, m.tn, m.fn)
 				if thresholds[k] == DefaultThreshold {
 					def = m
 				}
@@ -149,5 +154,28 @@ func TestDataset(t *testing.T) {
 					def.precision(), def.recall(), tc.minPrecision, tc.minRecall)
 			}
 		})
+	}
+}
+
+// TestBlindSet measures the scorer Warden runs (NewDefault: heuristic and
+// classifier) on injection_blind.jsonl, a set written apart from the
+// detector, by someone who had not seen its tables or training data, and
+// never used to tune or train it. Its first reading, after the heuristic
+// was tuned: precision 1.000, recall 0.574 (heuristic alone). After the
+// classifier was added, with its settings chosen by cross-validation on
+// the training sets only: precision 0.993, recall 0.870. The floor is the
+// product target. Keep it honest: do not tune on this file; write a new
+// blind set when this one has been looked at too often.
+func TestBlindSet(t *testing.T) {
+	exs := loadExamples(t, "injection_blind.jsonl")
+	if len(exs) < 300 {
+		t.Fatalf("blind set has %d examples, want at least 300", len(exs))
+	}
+	ms := evaluate(t, NewDefault(Options{}), exs, []float64{DefaultThreshold}, false)
+	m := ms[0]
+	t.Logf("blind set at %.2f: precision %.3f recall %.3f F1 %.3f (tp %d fp %d tn %d fn %d)",
+		DefaultThreshold, m.precision(), m.recall(), m.f1(), m.tp, m.fp, m.tn, m.fn)
+	if m.precision() < 0.9 || m.recall() < 0.8 {
+		t.Errorf("blind set: precision %.3f recall %.3f, want at least 0.90 and 0.80", m.precision(), m.recall())
 	}
 }

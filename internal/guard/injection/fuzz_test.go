@@ -3,6 +3,7 @@ package injection
 import (
 	"context"
 	"encoding/base64"
+	"math"
 	"reflect"
 	"testing"
 )
@@ -32,7 +33,12 @@ func fuzzSeeds(f *testing.F) {
 func FuzzScore(f *testing.F) {
 	fuzzSeeds(f)
 	h := NewHeuristic(Options{})
+	combined := NewDefault(Options{})
 	f.Fuzz(func(t *testing.T, text string) {
+		rc, err := combined.Score(context.Background(), text)
+		if err != nil || rc.Score < 0 || rc.Score > 1 || math.IsNaN(rc.Score) {
+			t.Fatalf("combined score %v, %v", rc.Score, err)
+		}
 		r1, err := h.Score(context.Background(), text)
 		if err != nil {
 			t.Fatalf("Score: %v", err)
@@ -76,6 +82,19 @@ func FuzzNormalize(f *testing.F) {
 		for i, p := range pos {
 			if p < 0 || int(p) >= len(text) || i > 0 && p < pos[i-1] {
 				t.Fatalf("offset %d = %d (previous %v) for input of %d bytes", i, p, pos[:i], len(text))
+			}
+		}
+		if isASCII(text) {
+			// The one-pass map of hit offsets must agree with the full map.
+			want := make([]int32, len(slow)+2)
+			for i := range want {
+				want[i] = int32(i)
+			}
+			got := asciiPos(text, want, nil)
+			for i, w := range want {
+				if exp := mapOffset(pos, int(w), len(text)); int(got[i]) != exp {
+					t.Fatalf("asciiPos(%q) maps %d to %d, want %d", text, w, got[i], exp)
+				}
 			}
 		}
 		again, _ := normalize(nil, string(slow), nil, nil)

@@ -14,24 +14,45 @@
 // mathematical letter forms), zero-width, bidi and other invisible
 // characters removed, Cyrillic and Greek look-alikes of Latin letters
 // folded inside Latin-looking words, lowercase, whitespace collapsed.
-// Then a table of weighted signals is matched against it: word-sequence
-// patterns for phrases (instruction override, role hijack, system prompt
-// exfiltration, data exfiltration, secrecy, claimed authority, text
-// addressed to a model), fixed strings for chat-template markup, and a few
-// RE2 expressions for links that carry data. Spans that may hide an
-// attack are decoded and matched too: base64 runs of 16 characters or
-// more that decode to text, rot13 when the text names it or reads like
-// rot13 of English, leetspeak (1→i/l, 3→e, 4→a, 0→o, 5→s, 7→t, @→a,
-// $→s), and Unicode tag characters.
+// Then two tables of weighted signals are matched against its words:
+//
+//   - fixed phrasings (rules.go): "ignore all previous instructions",
+//     "reveal your system prompt", jailbreak personas, claimed authority,
+//     secrecy, text addressed to a model;
+//   - word classes combined by order and distance within a sentence
+//     (classes.go, rules_general.go), so that a paraphrase made of other
+//     members of the same families matches too. The classes carry their
+//     inflections and phrases: override verbs ("disregard", "set aside",
+//     "stop following") before instruction nouns ("guidance", "system
+//     message") marked as the model's by a scope word ("your", "earlier")
+//     or by "you were given"; persona verbs with words for a model
+//     without restrictions; refusal and disclaimer suppression; requests
+//     to show the prompt ("print the instructions you were given",
+//     "the exact wording of your guidelines"); data sent to an address,
+//     a link or a tool; claims to speak for the developer; notes to
+//     "any AI reading this". A small lexicon covers the override and
+//     prompt families in French, German, Spanish, Portuguese and Italian,
+//     and word pairs close together cover Chinese, Japanese and Korean.
+//
+// Fixed strings find chat-template markup, role headers and role tags
+// such as </user_query> or <system_override>, and RE2 expressions links
+// and images that carry data. Spans that may hide an attack are decoded
+// and matched too: base64 runs of 16 characters or more that decode to
+// text, rot13 when the text names it or reads like rot13 of English,
+// leetspeak (1→i/l, 3→e, 4→a, 0→o, 5→s, 7→t, @→a, $→s), Unicode tag
+// characters, and words spelt letter by letter ("i.g.n.o.r.e").
 //
 // The score is
 //
 //	score = 1 − Π (1 − wᵢ)
 //
 // over the distinct signals i that matched, each at the weight of its
-// strongest match. A phrase that is cited rather than used — right after
-// "like", "such as", "typed", or in quotation marks in a text that talks
-// about attacks — counts at MentionFactor of its weight. Two bonus
+// strongest match. One unmistakable attack clears DefaultThreshold alone;
+// the weaker signals (a request for verbatim output, "without any
+// warnings", a note addressed to an assistant) need each other. A phrase
+// that is cited rather than used — right after "like", "such as",
+// "typed", or in quotation marks in a text that talks about attacks or
+// about grammar — counts at MentionFactor of its weight. Two bonus
 // signals amplify but never stand alone: encoded_payload
 // (ObfuscationBonus) when a signal was found only after decoding, and
 // unicode_obfuscation (UnicodeBonus) when normalising had to fold
@@ -39,11 +60,31 @@
 // score is in [0, 1]; the threshold is the caller's, DefaultThreshold is
 // a good start.
 //
-// A phrase table catches the phrasings it knows and their disguises; a
-// paraphrase it has not seen gets through. On prompts written after the
-// weights were set (testdata/injection_holdout.jsonl) it flags about six
-// attacks in ten with no false alarms, so routes where an injection is
-// costly should put a classifier behind Scorer as well.
+// # The classifier
+//
+// Classifier is logistic regression over hashed words, word pairs and
+// character 4-grams of the normalised text, trained when first used (in
+// about a tenth of a second) on the labelled sets embedded from testdata.
+// Combined keeps the higher of the heuristic's score and the classifier's
+// probability scaled by DefaultClassifierWeight; NewDefault, what Warden
+// runs, combines the two. The heuristic's signals explain most verdicts;
+// the classifier adds a "classifier" signal when it decided.
+//
+// # How well it does
+//
+// testdata/injection_blind.jsonl (324 prompts, half attacks) was written
+// apart from the detector and has never been tuned or trained on
+// (TestBlindSet). On it, at DefaultThreshold, the heuristic alone reaches
+// precision 1.00 and recall 0.57; NewDefault reaches precision 0.99 and
+// recall 0.87. The classifier's settings were chosen by five-fold
+// cross-validation on the training sets, where it alone reaches precision
+// 0.96 and recall 0.90 at the probability that DefaultClassifierWeight maps
+// to the threshold (TestClassifierCrossValidation). Figures on the
+// training sets themselves (injection.jsonl, injection_more.jsonl,
+// injection_holdout.jsonl: precision 1.00, recall 0.98 to 1.00 for the
+// heuristic) overstate what it does on new text: both parts were fitted
+// to them. Attacks whose words resemble neither known attacks nor the
+// tables' classes still get through.
 package injection
 
 import (
@@ -82,6 +123,9 @@ const (
 	ViaRot13       = "rot13"
 	ViaLeet        = "leet"
 	ViaUnicodeTags = "unicode_tags"
+	// ViaSpacing is a word spelt out with a separator between its letters
+	// ("i.g.n.o.r.e", "I g n o r e"), read with the letters joined.
+	ViaSpacing = "spacing"
 )
 
 // Scorer rates how likely a text is to be a prompt-injection attempt.
@@ -180,15 +224,17 @@ type hit struct {
 // per decoding depth, because a decoded view is scanned while its parent's
 // buffers are still in use.
 type scratch struct {
-	lv   [maxDepth + 1]buffers
-	pos  []int32
-	hits []hit
+	lv        [maxDepth + 1]buffers
+	pos       []int32
+	want, got []int32 // offsets to map, and where they map to
+	hits      []hit
 }
 
 type buffers struct {
 	norm, view, tags, dec []byte
 	toks, vtoks           []token
 	raw                   []rawHit
+	ms, lms               matchScratch // for the plain and the leetspeak matcher
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
@@ -234,7 +280,7 @@ func (st *state) scan(text string, depth int, via string, spanStart, spanEnd int
 	}
 
 	// Phrases in the normalised text.
-	raw, stats := st.t.plain.collect(norm, toks, b.raw[:0])
+	raw, stats := st.t.plain.collect(norm, toks, b.raw[:0], &b.ms)
 	b.raw = raw
 	st.addPhrases(norm, toks, raw, stats.meta > 0, st.t.plain, via, add)
 
@@ -243,6 +289,11 @@ func (st *state) scan(text string, depth int, via string, spanStart, spanEnd int
 		for _, l := range st.t.literals {
 			if i := bytes.Index(norm, l.text); i >= 0 {
 				add(l.sig, l.weight, i, i+len(l.text), via)
+			}
+		}
+		for k := range st.t.pairs {
+			if start, end, ok := st.t.pairs[k].find(norm); ok {
+				add(st.t.pairs[k].sig, st.t.pairs[k].weight, start, end, via)
 			}
 		}
 	}
@@ -254,7 +305,7 @@ func (st *state) scan(text string, depth int, via string, spanStart, spanEnd int
 	if leetish {
 		b.view = leetFold(b.view, norm)
 		b.vtoks, _ = tokenize(b.view, b.vtoks)
-		lraw, lstats := st.t.leet.collect(b.view, b.vtoks, b.raw[:0])
+		lraw, lstats := st.t.leet.collect(b.view, b.vtoks, b.raw[:0], &b.lms)
 		b.raw = lraw
 		st.addPhrases(b.view, b.vtoks, lraw, lstats.meta > 0 || stats.meta > 0, st.t.leet, viaOr(ViaLeet), add)
 	}
@@ -263,13 +314,25 @@ func (st *state) scan(text string, depth int, via string, spanStart, spanEnd int
 	if stats.mentionsRot13 || stats.rot13 >= 3 && stats.rot13*2 >= stats.english {
 		b.view = rot13(b.view, norm)
 		b.vtoks, _ = tokenize(b.view, b.vtoks)
-		rraw, rstats := st.t.plain.collect(b.view, b.vtoks, b.raw[:0])
+		rraw, rstats := st.t.plain.collect(b.view, b.vtoks, b.raw[:0], &b.ms)
 		b.raw = rraw
 		st.addPhrases(b.view, b.vtoks, rraw, rstats.meta > 0, st.t.plain, viaOr(ViaRot13), add)
 	}
 
 	if depth >= maxDepth {
 		return
+	}
+
+	// Words spelt letter by letter.
+	if st.budget > 0 {
+		if view, ok := joinSpelled(b.dec[:0], norm, toks); ok {
+			b.dec = view
+			if len(view) > st.budget {
+				view = view[:st.budget]
+			}
+			st.budget -= len(view)
+			st.scan(string(view), depth+1, viaOr(ViaSpacing), spanFor(depth, spanStart, 0), spanFor(depth, spanEnd, len(text)))
+		}
 	}
 
 	// Invisible Unicode tag characters carrying ASCII.
@@ -297,6 +360,75 @@ func (st *state) scan(text string, depth int, via string, spanStart, spanEnd int
 	})
 }
 
+// minSpelled is how many one-letter words in a row make a spelt-out word.
+const minSpelled = 4
+
+// Context kept around a spelt-out word, and the most runs joined per
+// text: the view is read for the phrase around the word, and a document
+// full of "a b c d" lists must not be read again whole.
+const (
+	spelledBefore = 200
+	spelledAfter  = 300
+	maxSpelled    = 16
+)
+
+// joinSpelled writes to dst, for every run of at least minSpelled
+// one-letter words ("i.g.n.o.r.e", "I g n o r e"), the text around it with
+// the run joined into one word, and reports whether there was such a run.
+// Lists such as "a, b, c, d" are joined too; they seldom spell anything
+// the tables know.
+func joinSpelled(dst, text []byte, toks []token) ([]byte, bool) {
+	// A quick look for one-character words in a row first: most texts
+	// have none, and the exact pass below is slower.
+	run, found := 0, false
+	for k := range toks {
+		if toks[k].end-toks[k].start != 1 {
+			run = 0
+			continue
+		}
+		if run++; run >= minSpelled {
+			found = true
+			break
+		}
+	}
+	if !found {
+		return dst, false
+	}
+	dst = dst[:0]
+	runs, copied := 0, 0 // copied: end of the text already in dst
+	for k := 0; k < len(toks) && runs < maxSpelled; {
+		n := 0
+		for k+n < len(toks) && toks[k+n].end-toks[k+n].start == 1 && isLetterByte(text[toks[k+n].start]) &&
+			(n == 0 || toks[k+n].start-toks[k+n-1].end <= 2) {
+			n++
+		}
+		if n < minSpelled {
+			k += max(n, 1)
+			continue
+		}
+		start, end := int(toks[k].start), int(toks[k+n-1].end)
+		if runs == 0 || start-copied > spelledBefore+spelledAfter {
+			// A new window: close the previous one, open this one.
+			if runs > 0 {
+				dst = append(dst, text[copied:min(len(text), copied+spelledAfter)]...)
+				dst = append(dst, '\n')
+			}
+			copied = max(copied, start-spelledBefore)
+		}
+		dst = append(dst, text[copied:start]...)
+		for j := k; j < k+n; j++ {
+			dst = append(dst, text[toks[j].start])
+		}
+		copied = end
+		runs++
+		k += n
+	}
+	if runs > 0 {
+		dst = append(dst, text[copied:min(len(text), copied+spelledAfter)]...)
+	}
+	return dst, runs > 0
+}
+
 // spanFor keeps the outermost encoded span: a match in base64 inside
 // base64 is reported at the outer run, which is what the caller sees.
 func spanFor(depth, outer, here int) int {
@@ -308,10 +440,17 @@ func spanFor(depth, outer, here int) int {
 
 // addPhrases turns raw pattern matches into hits, scaling mentions down.
 func (st *state) addPhrases(text []byte, toks []token, raw []rawHit, meta bool, m *matcher, via string, add func(int, float64, int, int, string)) {
+	// Several patterns often match the same words; the mention test
+	// scans the line, so it runs once per span.
+	last, lastEnd, lastMention := -1, -1, false
 	for _, r := range raw {
 		ru := &st.t.rules[r.rule]
 		w := ru.weight
-		if isMention(text, toks, r.i, r.end, m, meta) {
+		if r.i != last || r.end != lastEnd {
+			last, lastEnd = r.i, r.end
+			lastMention = isMention(text, toks, r.i, r.end, m, meta)
+		}
+		if lastMention {
 			w *= MentionFactor
 		}
 		add(ru.sig, w, int(toks[r.i].start), int(toks[r.end-1].end), via)
@@ -325,7 +464,7 @@ func (st *state) addPhrases(text []byte, toks []token, raw []rawHit, meta bool, 
 func isMention(text []byte, toks []token, i, end int, m *matcher, meta bool) bool {
 	if i > 0 {
 		t := toks[i-1]
-		if t.id != 0 && m.byID[t.id].class&wCue != 0 && toks[i].flags&tBreak == 0 {
+		if t.id != 0 && m.class[t.id]&wCue != 0 && toks[i].flags&tBreak == 0 {
 			return true
 		}
 	}
@@ -415,6 +554,7 @@ func (st *state) scanMarkup(text []byte, stats viewStats, via string, add func(i
 				}
 				continue
 			}
+			found := false
 			for _, mk := range st.t.markups {
 				if mk.text[0] != first || !hasPrefix(text[i:], mk.text) {
 					continue
@@ -429,7 +569,17 @@ func (st *state) scanMarkup(text []byte, stats viewStats, via string, add func(i
 				}
 				add(mk.sig, w, i, end, via)
 				off = end
+				found = true
 				break
+			}
+			if !found && first == '<' {
+				if end, w := roleTagAt(text, i); end > 0 {
+					if talk && (stats.template > 0 || fences.inside(text, i) || quoted(text, i, end)) {
+						w *= MentionFactor
+					}
+					add(st.t.roleTag, w, i, end, via)
+					off = end
+				}
 			}
 		}
 	}
@@ -448,6 +598,64 @@ func (st *state) scanMarkup(text []byte, stats viewStats, via string, add func(i
 		}
 	}
 }
+
+// roleTagWeight rates an XML-like tag named after a chat role, such as
+// <system_override> or </user_query>, that the fixed markup table does
+// not list. Closing the user's turn is how forged content pretends the
+// user has finished; tags users write to structure their own prompts
+// (<instructions>, <document>) weigh nothing.
+func roleTagWeight(name []byte, closing bool) float64 {
+	base := name
+	if k := bytes.IndexAny(name, "_-"); k >= 0 {
+		base = name[:k]
+	}
+	w := 0.0
+	switch string(base) {
+	case "system", "sys":
+		w = 0.65
+		if closing {
+			w = 0.6
+		}
+	case "admin", "administrator", "developer", "root", "operator":
+		w = 0.5
+	case "user", "human":
+		w = 0.3
+		if closing {
+			w = 0.5
+		}
+	case "assistant", "ai", "model":
+		w = 0.35
+	}
+	if w > 0 && bytes.Contains(name, []byte("override")) {
+		w = max(w, 0.65)
+	}
+	return w
+}
+
+// roleTagAt parses a tag "<name>" or "</name>" at text[i] and returns its
+// end and weight, or 0 and 0.
+func roleTagAt(text []byte, i int) (int, float64) {
+	j := i + 1
+	closing := j < len(text) && text[j] == '/'
+	if closing {
+		j++
+	}
+	start := j
+	for j < len(text) && j-start <= maxTagName && (isLetterByte(text[j]) || text[j] == '_' || text[j] == '-') {
+		j++
+	}
+	if j == start || j >= len(text) || text[j] != '>' {
+		return 0, 0
+	}
+	w := roleTagWeight(text[start:j], closing)
+	if w == 0 {
+		return 0, 0
+	}
+	return j + 1, w
+}
+
+// maxTagName bounds the name of a role tag.
+const maxTagName = 32
 
 // fenceIndex answers "is this offset inside a ``` code block" in
 // logarithmic time, so that a text full of markup costs linear time.
@@ -496,7 +704,32 @@ func (st *state) result(text string) Result {
 	for _, h := range st.hits {
 		needMap = needMap || h.inNorm
 	}
-	if needMap {
+	if needMap && !st.flags.nonASCII {
+		// ASCII text: map just the offsets the hits need, in one pass,
+		// instead of building the map of every byte.
+		want := st.s.want[:0]
+		for _, h := range st.hits {
+			if h.inNorm {
+				want = append(want, int32(h.start), int32(h.end))
+			}
+		}
+		slices.Sort(want)
+		want = slices.Compact(want)
+		got := asciiPos(text, want, st.s.got[:0])
+		st.s.want, st.s.got = want, got
+		for k := range st.hits {
+			h := &st.hits[k]
+			if !h.inNorm {
+				continue
+			}
+			i, _ := slices.BinarySearch(want, int32(h.start))
+			j, _ := slices.BinarySearch(want, int32(h.end))
+			h.start, h.end = int(got[i]), int(got[j])
+			if h.end < h.start {
+				h.end = h.start
+			}
+		}
+	} else if needMap {
 		pos := st.s.pos[:0]
 		b := &st.s.lv[0]
 		norm, _ := normalize(b.view[:0], text, &pos, nil)

@@ -1,7 +1,9 @@
 package injection
 
 import (
+	"bytes"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -22,6 +24,8 @@ const (
 	tURL                          // an http(s)/ftp/www URL
 	tURLQuery                     // a URL with a query string (?k=v)
 	tURLPayload                   // a URL whose query looks like a data template
+	tEmail                        // an e-mail address
+	tIdent                        // a code identifier with '_' inside (send_email)
 )
 
 // tokenize splits text into words and URLs. A word is a run of letters,
@@ -40,7 +44,11 @@ func tokenize(text []byte, toks []token) ([]token, bool) {
 			i++
 			continue
 		case bcBreak:
-			brk = true
+			// A dot inside a word (os.environ, example.com, v1.2) does
+			// not end a sentence.
+			if c != '.' || i+1 >= len(text) || !isWordByte(text[i+1]) {
+				brk = true
+			}
 			i++
 			continue
 		case bcHigh:
@@ -92,7 +100,13 @@ func tokenize(text []byte, toks []token) ([]token, bool) {
 			if letters > 0 && (digits > 0 ||
 				i < len(text) && (text[i] == '@' || text[i] == '$') ||
 				start > 0 && (text[start-1] == '@' || text[start-1] == '$')) {
-				leet = true
+				if n := emailDomainLen(text, i); n > 0 {
+					// An address: where a message is sent, not leetspeak.
+					i += n
+					flags |= tEmail
+				} else {
+					leet = true
+				}
 			}
 		}
 		if lineStart {
@@ -151,6 +165,44 @@ var byteClass = func() (t [256]uint8) {
 	}
 	return t
 }()
+
+func isWordByte(c byte) bool {
+	switch byteClass[c] {
+	case bcLetter, bcDigit, bcLeetDigit:
+		return true
+	}
+	return false
+}
+
+// emailDomainLen returns the length of "@domain.tld" at text[i:], or 0:
+// one or more dot-separated labels of letters, digits and '-', the last
+// of at least two letters.
+func emailDomainLen(text []byte, i int) int {
+	if i >= len(text) || text[i] != '@' {
+		return 0
+	}
+	n, dots, label, alpha := i+1, 0, 0, true
+scan:
+	for ; n < len(text); n++ {
+		c := text[n]
+		switch {
+		case isLetterByte(c):
+			label++
+		case '0' <= c && c <= '9' || c == '-':
+			label++
+			alpha = false
+		case c == '.' && label > 0 && n+1 < len(text) && isWordByte(text[n+1]):
+			dots++
+			label, alpha = 0, true
+		default:
+			break scan
+		}
+	}
+	if dots == 0 || label < 2 || !alpha {
+		return 0
+	}
+	return n - i
+}
 
 func isWordRune(r rune) bool {
 	return unicode.IsLetter(r) || unicode.IsMark(r) || unicode.IsDigit(r)
@@ -232,18 +284,34 @@ var payloadKeys = []string{
 //	ignore|disregard ~3 previous|prior ~2 instructions|rules
 //
 // Elements are separated by spaces; an element is a set of words joined
-// by '|'. "~N" lets up to N other words come before the next element. A
-// leading '?' makes an element optional, a leading '!' makes it a
-// negative look-ahead (the next word must not be one of these), a leading
-// '^' requires the word to start a line and a trailing ':' requires a
-// colon after it. "@url", "@urlq" and "@urlp" match a URL, a URL with a
-// query, and a URL whose query looks like a data template. Matches never
-// cross a sentence break. A pattern may list words after " unless " that,
+// by '|'. A word written "set+aside" is a phrase: those words in a row.
+// "%name" stands for every word and phrase of a word class (classes.go),
+// inflections included. "~N" lets up to N other words come before the
+// next element. A leading '?' makes an element optional, a leading '!'
+// makes it a negative look-ahead (the next word must not be one of
+// these), a leading '^' requires the word to start a line, a leading '_'
+// requires it not to (a speaker label "User:" is not a header) and a
+// trailing ':' requires a colon after it. "@url", "@urlq" and "@urlp" match a URL,
+// a URL with a query, and a URL whose query looks like a data template;
+// "@email" an e-mail address, "@ident" a code identifier with an
+// underscore (a tool name such as send_email) and "@colon" any word
+// followed by a colon. An element written "<words" is a look-behind:
+// look-behinds come first, and the pattern is keyed on the element after
+// them and matched backwards from it, so that a pattern is looked up by
+// its rarest word rather than by "show" or "you". Matches never cross a
+// sentence break. A pattern may list words after " unless " that,
 // anywhere in the match, reject it; a word written "<word" also rejects
 // it when it comes shortly before.
 type pattern struct {
 	rule  int
 	elems []elem
+	// key is the index of the element the matcher looks words up by; the
+	// elements before it are look-behinds, matched backwards from it.
+	key int
+	// needs are the elements other than the key that a match cannot do
+	// without, as the test of matcher.possible reads them, so that a
+	// text lacking all the words of one skips the pattern.
+	needs []needReq
 	// unless rejects a match that contains one of its words; a word
 	// marked true rejects it also when it comes shortly before.
 	unless      map[uint16]bool
@@ -251,13 +319,21 @@ type pattern struct {
 }
 
 type elem struct {
-	words     []string // as written (folded), until the matcher assigns ids
-	set       []uint64 // bitset over the matcher's word ids
+	words     []string   // as written (folded), until the matcher assigns ids
+	phrases   [][]string // multi-word alternatives, folded
+	set       []uint64   // bitset over the matcher's word ids
+	phr       [][]uint16 // phrases as word ids, sorted by their first word
+	phead     []uint64   // bitset of the first words of phr
+	any       []uint64   // set | phead: a word that may start this element
+	longest   int        // words of the longest phrase
+	req       []reqWord  // set | phead, without its zero words
 	gap       int
 	opt, neg  bool
+	back      bool // a look-behind, written "<words"
 	lineStart bool
+	midLine   bool // written "_words": the word must not start a line
 	colon     bool
-	url       uint8 // token flags of which one is required: tURL, tURLQuery, tURLPayload
+	url       uint8 // token flags of which one is required: tURL, tURLQuery, tURLPayload, tEmail, tIdent, tColon
 }
 
 // compilePattern parses one pattern. fold is applied to every word so
@@ -284,7 +360,7 @@ func compilePattern(src string, rule int, fold func(string) string) (pattern, er
 		}
 		e := elem{gap: gap}
 		gap = 0
-		for len(f) > 1 && strings.ContainsRune("?!^", rune(f[0])) {
+		for len(f) > 1 && strings.ContainsRune("?!^<_", rune(f[0])) {
 			switch f[0] {
 			case '?':
 				e.opt = true
@@ -292,8 +368,18 @@ func compilePattern(src string, rule int, fold func(string) string) (pattern, er
 				e.neg = true
 			case '^':
 				e.lineStart = true
+			case '<':
+				e.back = true
+			case '_':
+				e.midLine = true
 			}
 			f = f[1:]
+		}
+		if e.back && (e.opt || e.neg || len(p.elems) > p.key) {
+			return p, fmt.Errorf("pattern %q: look-behind %q must be plain words before all others", src, f)
+		}
+		if e.back {
+			p.key++
 		}
 		colons := 0
 		alts := strings.Split(f, "|")
@@ -305,14 +391,36 @@ func compilePattern(src string, rule int, fold func(string) string) (pattern, er
 			switch {
 			case w == "":
 				return p, fmt.Errorf("pattern %q: empty word in %q", src, f)
+			case strings.ContainsAny(w, "?!^~"):
+				// Tokens never hold these; "been?" was meant as an
+				// optional element and would silently never match.
+				return p, fmt.Errorf("pattern %q: operator inside word %q", src, w)
 			case w == "@url":
 				e.url |= tURL
 			case w == "@urlq":
 				e.url |= tURLQuery
 			case w == "@urlp":
 				e.url |= tURLPayload
+			case w == "@email":
+				e.url |= tEmail
+			case w == "@ident":
+				e.url |= tIdent
+			case w == "@colon":
+				e.url |= tColon
+			case w[0] == '%':
+				members, ok := wordClasses[w[1:]]
+				if !ok {
+					return p, fmt.Errorf("pattern %q: no word class %q", src, w)
+				}
+				for _, m := range members {
+					if err := e.addWord(m, fold); err != nil {
+						return p, fmt.Errorf("pattern %q: class %s: %w", src, w, err)
+					}
+				}
 			default:
-				e.words = append(e.words, fold(w))
+				if err := e.addWord(w, fold); err != nil {
+					return p, fmt.Errorf("pattern %q: %w", src, err)
+				}
 			}
 		}
 		switch {
@@ -325,24 +433,82 @@ func compilePattern(src string, rule int, fold func(string) string) (pattern, er
 		}
 		p.elems = append(p.elems, e)
 	}
-	if len(p.elems) == 0 {
-		return p, fmt.Errorf("pattern %q: no elements", src)
+	if len(p.elems) <= p.key {
+		return p, fmt.Errorf("pattern %q: no elements after the look-behinds", src)
 	}
-	first := p.elems[0]
-	if first.opt || first.neg || first.url != 0 || len(first.words) == 0 {
-		return p, fmt.Errorf("pattern %q: the first element must be plain words (it is the index key)", src)
+	// The key may be a URL, address or identifier only behind a
+	// look-behind: a pattern tried at every URL would cost every text.
+	key := p.elems[p.key]
+	if key.opt || key.neg || len(key.words)+len(key.phrases) == 0 && (key.url == 0 || p.key == 0) {
+		return p, fmt.Errorf("pattern %q: the first element after the look-behinds must be plain words (it is the index key)", src)
 	}
 	return p, nil
 }
 
+// addWord adds one alternative, a word or a '+'-joined phrase.
+func (e *elem) addWord(w string, fold func(string) string) error {
+	if !strings.Contains(w, "+") {
+		e.words = append(e.words, fold(w))
+		return nil
+	}
+	parts := strings.Split(w, "+")
+	for k, pw := range parts {
+		if pw == "" {
+			return fmt.Errorf("empty word in phrase %q", w)
+		}
+		parts[k] = fold(pw)
+	}
+	e.phrases = append(e.phrases, parts)
+	return nil
+}
+
 func (e *elem) accept(t token) bool {
-	if e.lineStart && t.flags&tLineStart == 0 || e.colon && t.flags&tColon == 0 {
+	if e.lineStart && t.flags&tLineStart == 0 || e.midLine && t.flags&tLineStart != 0 ||
+		e.colon && t.flags&tColon == 0 {
 		return false
 	}
-	if t.flags&tURL != 0 {
+	if t.flags&(tURL|tEmail) != 0 {
 		return t.flags&e.url != 0
 	}
+	if t.flags&e.url&(tIdent|tColon) != 0 {
+		return true
+	}
 	return t.id != 0 && int(t.id>>6) < len(e.set) && e.set[t.id>>6]&(1<<(t.id&63)) != 0
+}
+
+// phrasesFrom returns the phrases of e that start with the word of t:
+// none, for most tokens, after one bit test.
+func (e *elem) phrasesFrom(t token) [][]uint16 {
+	id := t.id
+	if id == 0 || int(id>>6) >= len(e.phead) || e.phead[id>>6]&(1<<(id&63)) == 0 {
+		return nil
+	}
+	lo, _ := slices.BinarySearchFunc(e.phr, id, func(ph []uint16, id uint16) int { return int(ph[0]) - int(id) })
+	hi := lo
+	for hi < len(e.phr) && e.phr[hi][0] == id {
+		hi++
+	}
+	return e.phr[lo:hi]
+}
+
+// phraseAt returns the length of phrase ph if it starts at toks[j], or 0.
+// A phrase is words in a row within one sentence; the colon and
+// line-start requirements apply to its last and first word.
+func (e *elem) phraseAt(toks []token, j int, ph []uint16) int {
+	if j+len(ph) > len(toks) || e.lineStart && toks[j].flags&tLineStart == 0 ||
+		e.midLine && toks[j].flags&tLineStart != 0 {
+		return 0
+	}
+	for n, id := range ph {
+		t := toks[j+n]
+		if t.id != id || n > 0 && t.flags&tBreak != 0 {
+			return 0
+		}
+	}
+	if e.colon && toks[j+len(ph)-1].flags&tColon == 0 {
+		return 0
+	}
+	return len(ph)
 }
 
 // unlessReach is how many words before a match the context words of a
@@ -353,21 +519,24 @@ const unlessReach = 6
 // crafted text of repeated trigger words costs linear time.
 const matchBudget = 256
 
-// match tries p with its first element at token i and returns the index
-// one past the last matched token.
-func (p *pattern) match(toks []token, i int) (int, bool) {
-	if !p.elems[0].accept(toks[i]) {
-		return 0, false
-	}
+// match tries p with its key element at token i and returns the index of
+// the first matched token (a look-behind's, if p has any) and one past the
+// last.
+func (p *pattern) match(toks []token, i int) (int, int, bool) {
 	budget := matchBudget
-	end, ok := p.rest(toks, 1, i+1, &budget)
+	end, ok := p.step(toks, p.key, i, &budget)
 	if !ok {
-		return 0, false
+		return 0, 0, false
+	}
+	if p.key > 0 {
+		if i, ok = p.back(toks, p.key-1, i, p.elems[p.key].gap, &budget); !ok {
+			return 0, 0, false
+		}
 	}
 	if p.unless != nil {
 		for _, t := range toks[i:end] {
 			if _, bad := p.unless[t.id]; bad && t.id != 0 {
-				return 0, false
+				return 0, 0, false
 			}
 		}
 		// Context words in the same sentence just before the match:
@@ -376,14 +545,59 @@ func (p *pattern) match(toks []token, i int) (int, bool) {
 		for j := i - 1; j >= 0 && j >= i-unlessReach; j-- {
 			t := toks[j]
 			if near := p.unless[t.id]; near && t.id != 0 {
-				return 0, false
+				return 0, 0, false
 			}
 			if t.flags&tBreak != 0 {
 				break
 			}
 		}
 	}
-	return end, true
+	return i, end, true
+}
+
+// back matches look-behind element k so that it ends before toks[pos]
+// with at most gap words between, then the look-behinds before it, and
+// returns where the first of them starts. Look-behinds stay within the
+// sentence of the key.
+func (p *pattern) back(toks []token, k, pos, gap int, budget *int) (int, bool) {
+	if k < 0 {
+		return pos, true
+	}
+	if *budget--; *budget < 0 {
+		return 0, false
+	}
+	e := &p.elems[k]
+	for j := pos - 1; j >= 0 && j >= pos-gap-max(e.longest, 1); j-- {
+		if toks[j+1].flags&tBreak != 0 {
+			break
+		}
+		if !e.maybe(toks[j]) {
+			continue
+		}
+		if pos-1-j <= gap && e.accept(toks[j]) {
+			if start, ok := p.back(toks, k-1, j, e.gap, budget); ok {
+				return start, true
+			}
+		}
+		for _, ph := range e.phrasesFrom(toks[j]) {
+			if l := e.phraseAt(toks, j, ph); l > 0 && j+l <= pos && pos-(j+l) <= gap {
+				if start, ok := p.back(toks, k-1, j, e.gap, budget); ok {
+					return start, true
+				}
+			}
+		}
+	}
+	return 0, false
+}
+
+// maybe is a quick test that rules out most tokens before accept and the
+// phrase table are consulted.
+func (e *elem) maybe(t token) bool {
+	if t.flags&e.url != 0 {
+		return true
+	}
+	id := t.id
+	return id != 0 && int(id>>6) < len(e.any) && e.any[id>>6]&(1<<(id&63)) != 0
 }
 
 func (p *pattern) rest(toks []token, k, pos int, budget *int) (int, bool) {
@@ -405,14 +619,34 @@ func (p *pattern) rest(toks []token, k, pos int, budget *int) (int, bool) {
 		if j >= len(toks) || toks[j].flags&tBreak != 0 {
 			break
 		}
-		if e.accept(toks[j]) {
-			if end, ok := p.rest(toks, k+1, j+1, budget); ok {
-				return end, true
-			}
+		if !e.maybe(toks[j]) {
+			continue
+		}
+		if end, ok := p.step(toks, k, j, budget); ok {
+			return end, true
 		}
 	}
 	if e.opt {
 		return p.rest(toks, k+1, pos, budget)
+	}
+	return 0, false
+}
+
+// step matches element k at toks[j] exactly, as a phrase or a word, and
+// the elements after it from there.
+func (p *pattern) step(toks []token, k, j int, budget *int) (int, bool) {
+	e := &p.elems[k]
+	if id := toks[j].id; int(id>>6) < len(e.phead) && e.phead[id>>6]&(1<<(id&63)) != 0 {
+		for _, ph := range e.phrasesFrom(toks[j]) {
+			if l := e.phraseAt(toks, j, ph); l > 0 {
+				if end, ok := p.rest(toks, k+1, j+l, budget); ok {
+					return end, true
+				}
+			}
+		}
+	}
+	if e.accept(toks[j]) {
+		return p.rest(toks, k+1, j+1, budget)
 	}
 	return 0, false
 }
@@ -435,22 +669,36 @@ const (
 
 // matcher runs a set of patterns over a token stream. Every word any
 // pattern mentions gets a small id; a scan looks each token up once (a
-// bit filter on length and first two bytes turns most words away before
-// the map) and patterns then test ids against per-element bitsets.
+// bit filter on length, first two and last bytes turns most words away
+// before the map) and patterns then test ids against per-element
+// bitsets.
 type matcher struct {
 	pats   []pattern
 	index  map[string]*wordInfo
 	byID   []*wordInfo // byID[id] is the word with that id; byID[0] is nil
-	filter [256]uint64
+	filter [2048]uint64
+	// reqs are the distinct word sets that patterns need (elem.reqID).
+	reqs [][]reqWord
+	// urlPats are the patterns keyed on URLs, addresses or identifiers.
+	urlPats []int32
+	// ids maps a word to its id: the lookup map of a scan, smaller than
+	// index.
+	ids map[string]uint16
+	// class[id] and keyed[id] copy wordInfo.class and wordInfo.pats into
+	// flat slices that a scan reads without chasing pointers.
+	class []uint8
+	keyed [][]int32
 }
 
+// filterKey is the bit of a word in matcher.filter: its length and its
+// first two and last bytes.
 func filterKey(w []byte) uint {
-	k := uint(len(w)&15) << 10
+	k := uint(len(w)&15) << 13
 	if len(w) > 0 {
-		k |= uint(w[0]&31) << 5
+		k |= uint(w[0]&31)<<8 | uint(w[len(w)-1]&7)
 	}
 	if len(w) > 1 {
-		k |= uint(w[1] & 31)
+		k |= uint(w[1]&31) << 3
 	}
 	return k
 }
@@ -474,13 +722,30 @@ func (m *matcher) info(w string) *wordInfo {
 // add registers p; finish must be called once all patterns are added.
 func (m *matcher) add(p pattern) {
 	id := int32(len(m.pats))
-	for _, w := range p.elems[0].words {
+	first := p.elems[p.key]
+	if first.url != 0 {
+		m.urlPats = append(m.urlPats, id)
+	}
+	for _, w := range first.words {
 		wi := m.info(w)
-		wi.pats = append(wi.pats, id)
+		if !slices.Contains(wi.pats, id) {
+			wi.pats = append(wi.pats, id)
+		}
+	}
+	for _, ph := range first.phrases {
+		wi := m.info(ph[0])
+		if !slices.Contains(wi.pats, id) {
+			wi.pats = append(wi.pats, id)
+		}
 	}
 	for k := range p.elems {
 		for _, w := range p.elems[k].words {
 			m.info(w)
+		}
+		for _, ph := range p.elems[k].phrases {
+			for _, w := range ph {
+				m.info(w)
+			}
 		}
 	}
 	for w := range p.unlessWords {
@@ -494,19 +759,79 @@ func (m *matcher) finish() error {
 	if len(m.index) >= 1<<16-1 {
 		return fmt.Errorf("matcher vocabulary of %d words does not fit 16-bit ids", len(m.index))
 	}
-	words := (len(m.byID) + 63) / 64
+	m.ids = make(map[string]uint16, len(m.index))
+	m.class = make([]uint8, len(m.byID))
+	m.keyed = make([][]int32, len(m.byID))
+	for w, wi := range m.index {
+		m.ids[w] = wi.id
+		m.class[wi.id] = wi.class
+		m.keyed[wi.id] = wi.pats
+	}
+	reqIDs := make(map[string]int32)
 	for pi := range m.pats {
 		p := &m.pats[pi]
+		var need []int
 		for k := range p.elems {
 			e := &p.elems[k]
+			for _, ph := range e.phrases {
+				ids := make([]uint16, len(ph))
+				for n, w := range ph {
+					ids[n] = m.index[w].id
+				}
+				e.phr = append(e.phr, ids)
+				for len(e.phead) <= int(ids[0]>>6) {
+					e.phead = append(e.phead, 0)
+				}
+				e.phead[ids[0]>>6] |= 1 << (ids[0] & 63)
+			}
+			slices.SortStableFunc(e.phr, func(a, b []uint16) int { return int(a[0]) - int(b[0]) })
+			if k != p.key && !e.opt && !e.neg {
+				need = append(need, k)
+			}
+			for _, ph := range e.phr {
+				e.longest = max(e.longest, len(ph))
+			}
 			if len(e.words) == 0 {
+				e.req = sparse(e.phead, nil)
+				e.any = e.phead
 				continue
 			}
-			e.set = make([]uint64, words)
+			// The set ends at the highest id it holds: most elements
+			// are small and their ids close together.
+			top := uint16(0)
+			for _, w := range e.words {
+				top = max(top, m.index[w].id)
+			}
+			e.set = make([]uint64, int(top)/64+1)
 			for _, w := range e.words {
 				id := m.index[w].id
 				e.set[id>>6] |= 1 << (id & 63)
 			}
+			e.req = sparse(e.set, e.phead)
+			e.any = make([]uint64, max(len(e.set), len(e.phead)))
+			for n := range e.any {
+				if n < len(e.set) {
+					e.any[n] |= e.set[n]
+				}
+				if n < len(e.phead) {
+					e.any[n] |= e.phead[n]
+				}
+			}
+		}
+		// Test the smallest word sets first: they are the rarest.
+		slices.SortStableFunc(need, func(a, b int) int { return len(p.elems[a].req) - len(p.elems[b].req) })
+		// Many elements are the same class: a text is tested once per
+		// distinct word set, not once per element.
+		for _, k := range need {
+			e := &p.elems[k]
+			key := fmt.Sprint(e.req)
+			id, ok := reqIDs[key]
+			if !ok {
+				id = int32(len(m.reqs))
+				reqIDs[key] = id
+				m.reqs = append(m.reqs, e.req)
+			}
+			p.needs = append(p.needs, needReq{reqID: id, url: e.url})
 		}
 		if p.unlessWords != nil {
 			p.unless = make(map[uint16]bool, len(p.unlessWords))
@@ -518,12 +843,133 @@ func (m *matcher) finish() error {
 	return nil
 }
 
-func (m *matcher) lookup(w []byte) *wordInfo {
+// sparse returns the non-zero words of the union of two bitsets.
+func sparse(a, b []uint64) []reqWord {
+	var out []reqWord
+	for n := range max(len(a), len(b)) {
+		var w uint64
+		if n < len(a) {
+			w |= a[n]
+		}
+		if n < len(b) {
+			w |= b[n]
+		}
+		if w != 0 {
+			out = append(out, reqWord{n, w})
+		}
+	}
+	return out
+}
+
+// lookup returns the id of word w, or 0.
+func (m *matcher) lookup(w []byte) uint16 {
 	k := filterKey(w)
 	if m.filter[k>>6]&(1<<(k&63)) == 0 {
-		return nil
+		return 0
 	}
-	return m.index[string(w)]
+	return m.ids[string(w)]
+}
+
+// needReq is one requirement of a pattern: a word set, or a token flag.
+type needReq struct {
+	reqID int32
+	url   uint8
+}
+
+// reqWord is one non-zero word of a bitset over word ids.
+type reqWord struct {
+	n    int
+	mask uint64
+}
+
+// matchScratch is per-call memory of collect, reused across calls.
+type matchScratch struct {
+	present []uint64 // bitset of the word ids in the text
+	// The memos below are valid for the call whose gen they carry, so
+	// that a call need not clear them: gen<<2 | state.
+	gen     uint16
+	memo    []uint16 // per pattern: 1 possible, 2 impossible
+	end     []int32  // per pattern: end of its last match in this call
+	reqMemo []uint16 // per word set of matcher.reqs: 1 present, 2 absent
+	dead    []uint16 // per word id: gen when none of its patterns can match
+}
+
+// maxGen bounds the generation, which shares 16 bits with a 2-bit state.
+const maxGen = 1<<14 - 1
+
+// memoGet reads a generation-stamped memo entry: 0 if it is stale.
+func (sc *matchScratch) memoGet(v uint16) uint16 {
+	if v>>2 != sc.gen {
+		return 0
+	}
+	return v & 3
+}
+
+// possible reports whether every element that p needs has a word (or a
+// URL, address or identifier) somewhere in the text.
+func (m *matcher) possible(p *pattern, present []uint64, seen uint8, sc *matchScratch) bool {
+	for _, n := range p.needs {
+		if n.url&seen != 0 {
+			continue
+		}
+		switch sc.memoGet(sc.reqMemo[n.reqID]) {
+		case 1:
+			continue
+		case 2:
+			return false
+		}
+		found := false
+		for _, r := range m.reqs[n.reqID] {
+			if r.mask&present[r.n] != 0 {
+				found = true
+				break
+			}
+		}
+		if !found {
+			sc.reqMemo[n.reqID] = sc.gen<<2 | 2
+			return false
+		}
+		sc.reqMemo[n.reqID] = sc.gen<<2 | 1
+	}
+	return true
+}
+
+// try matches the patterns ids keyed at toks[i], skipping those the text
+// cannot satisfy, and appends their matches to dst.
+func (m *matcher) try(toks []token, i int, ids []int32, dst []rawHit, sc *matchScratch, present []uint64, seen uint8) []rawHit {
+	for _, id := range ids {
+		p := &m.pats[id]
+		switch sc.memoGet(sc.memo[id]) {
+		case 0:
+			if !m.possible(p, present, seen, sc) {
+				sc.memo[id] = sc.gen<<2 | 2
+				continue
+			}
+			sc.memo[id] = sc.gen<<2 | 1
+			sc.end[id] = 0
+		case 2:
+			continue
+		}
+		if start, end, ok := p.match(toks, i); ok && int32(start) >= sc.end[id] {
+			// A later key inside the same stretch (the "prompt" of
+			// "ignore previous instructions in prompt") is the same
+			// match, longer: keep the first.
+			dst = append(dst, rawHit{rule: p.rule, i: start, end: end})
+			sc.end[id] = int32(end)
+		}
+	}
+	return dst
+}
+
+// allImpossible reports whether none of the patterns ids can match the
+// current text.
+func (m *matcher) allImpossible(ids []int32, sc *matchScratch) bool {
+	for _, id := range ids {
+		if sc.memoGet(sc.memo[id]) != 2 {
+			return false
+		}
+	}
+	return true
 }
 
 // viewStats are word counts a scan gathers on the way.
@@ -534,25 +980,66 @@ type viewStats struct {
 
 // collect sets the word id of every token, runs every pattern over toks,
 // appends a rawHit per match to dst and counts the word classes on the
-// way. toks is modified (ids) and belongs to this matcher afterwards.
-func (m *matcher) collect(text []byte, toks []token, dst []rawHit) ([]rawHit, viewStats) {
+// way. toks is modified (ids) and belongs to this matcher afterwards. sc
+// may be nil.
+func (m *matcher) collect(text []byte, toks []token, dst []rawHit, sc *matchScratch) ([]rawHit, viewStats) {
 	var st viewStats
+	if sc == nil {
+		sc = new(matchScratch)
+	}
+	words := (len(m.byID) + 63) / 64
+	sc.present = slices.Grow(sc.present[:0], words)[:words]
+	clear(sc.present)
+	sc.gen++
+	switch {
+	case len(sc.memo) != len(m.pats) || len(sc.reqMemo) != len(m.reqs) || len(sc.dead) != len(m.byID):
+		// First use with this matcher.
+		sc.gen = 1
+		sc.memo = make([]uint16, len(m.pats))
+		sc.end = make([]int32, len(m.pats))
+		sc.reqMemo = make([]uint16, len(m.reqs))
+		sc.dead = make([]uint16, len(m.byID))
+	case sc.gen > maxGen:
+		// The stamps wrapped: forget them all.
+		sc.gen = 1
+		clear(sc.memo)
+		clear(sc.reqMemo)
+		clear(sc.dead)
+	}
+	present := sc.present
+	var seen uint8
 	for i := range toks {
 		t := &toks[i]
 		t.id = 0
-		if t.flags&tURL != 0 {
+		if t.flags&(tURL|tEmail) != 0 {
+			seen |= t.flags
 			continue
 		}
-		if wi := m.lookup(text[t.start:t.end]); wi != nil {
-			t.id = wi.id
+		w := text[t.start:t.end]
+		id := m.lookup(w)
+		if id == 0 && len(w) > 2 {
+			if w[len(w)-2] == '\'' && w[len(w)-1] == 's' {
+				// A possessive: "Anthropic's" is "Anthropic" to the patterns.
+				id = m.lookup(w[:len(w)-2])
+			} else if k := bytes.IndexByte(w[1:len(w)-1], '_'); k >= 0 {
+				// A code identifier, such as a tool name.
+				t.flags |= tIdent
+			}
 		}
+		if id != 0 {
+			t.id = id
+			present[id>>6] |= 1 << (id & 63)
+		}
+		seen |= t.flags
 	}
 	for i, t := range toks {
+		if t.flags&(tURL|tEmail|tIdent) != 0 && seen&(tURL|tEmail|tIdent) != 0 {
+			dst = m.try(toks, i, m.urlPats, dst, sc, present, seen)
+		}
 		if t.id == 0 {
 			continue
 		}
-		wi := m.byID[t.id]
-		if c := wi.class; c != 0 {
+		if c := m.class[t.id]; c != 0 {
 			w := text[t.start:t.end]
 			if c&wRot13 != 0 {
 				st.rot13++
@@ -571,11 +1058,14 @@ func (m *matcher) collect(text []byte, toks []token, dst []rawHit) ([]rawHit, vi
 				st.mentionsRot13 = true
 			}
 		}
-		for _, id := range wi.pats {
-			p := &m.pats[id]
-			if end, ok := p.match(toks, i); ok {
-				dst = append(dst, rawHit{rule: p.rule, i: i, end: end})
-			}
+		if sc.dead[t.id] == sc.gen {
+			continue
+		}
+		n := len(dst)
+		dst = m.try(toks, i, m.keyed[t.id], dst, sc, present, seen)
+		if len(dst) == n && m.allImpossible(m.keyed[t.id], sc) {
+			// Later occurrences of this word need not look again.
+			sc.dead[t.id] = sc.gen
 		}
 	}
 	return dst, st

@@ -222,6 +222,46 @@ func normalizeASCII(dst []byte, src string) ([]byte, normFlags) {
 	return out[:n], f
 }
 
+// asciiPos maps offsets in the normalised form of the ASCII text src to
+// offsets in src, as the position map of normalize would, without
+// building that map: want is ascending, and got[k] is where want[k]
+// came from (len(src) for an offset past the end).
+func asciiPos(src string, want, got []int32) []int32 {
+	got = got[:0]
+	k, n := 0, int32(0)
+	pend, pendAt := false, 0
+	for i := 0; i < len(src) && k < len(want); i++ {
+		switch asciiClass[src[i]] {
+		case acSpace, acNewline:
+			if !pend {
+				pend, pendAt = true, i
+			}
+		case acControl:
+		default:
+			if pend {
+				// Whitespace is written only between visible bytes.
+				if n > 0 {
+					for k < len(want) && want[k] == n {
+						got = append(got, int32(pendAt))
+						k++
+					}
+					n++
+				}
+				pend = false
+			}
+			for k < len(want) && want[k] == n {
+				got = append(got, int32(i))
+				k++
+			}
+			n++
+		}
+	}
+	for ; k < len(want); k++ {
+		got = append(got, int32(len(src)))
+	}
+	return got
+}
+
 const (
 	acOther = iota
 	acLetter

@@ -38,7 +38,7 @@ var (
 		"override overriding overwrite bypass discard abandon ditch dismiss erase clear drop " +
 		"supersede supersedes overrides scrap")
 	vBefore = w("previous prior above earlier preceding foregoing original initial all your " +
-		"safety hidden old former existing")
+		"safety hidden")
 	vRules = w("instructions instruction directions directives guidelines prompts prompt commands " +
 		"programming guardrails orders guidance rules constraints restrictions filters " +
 		"policies policy safeguards")
@@ -51,7 +51,7 @@ var (
 	vShow = w("reveal print show repeat output display dump leak disclose recite echo expose spell " +
 		"paste copy")
 	vPromptNoun = w("prompt prompts instructions instruction guidelines directives preprompt " +
-		"rules programming configuration")
+		"rules programming configuration preamble")
 	vSecretAdj = w("system hidden secret initial original confidential internal underlying " +
 		"private developer pre")
 	vModel = w("ai assistant llm model chatbot bot agent gpt chatgpt claude gemini copilot " +
@@ -81,7 +81,7 @@ var rules = []rule{
 		vIgnore + " ~3 " + vBefore + "|any ~2 " + vRules + " !if|unless|when|once unless " + vNotMine,
 		vIgnore + " ~1 everything|anything|all ~4 above|previously|earlier|prior|told|said|written|given|received|heard unless " + vNotMine + " you've",
 		vIgnore + " ~1 everything|anything ~1 before ~0 this|that|now unless " + vNotMine,
-		"not|don't|dont|stop|never|longer|cease ~1 follow|following|obey|obeying|adhere|comply|listen|abide ~3 " + vBefore + " ~2 " + vRules + " unless " + vNotMine,
+		"<not|don't|dont|stop|never|longer|cease ~1 follow|following|obey|obeying|adhere|comply|listen|abide ~3 " + vBefore + " ~2 " + vRules + " unless " + vNotMine,
 		"pay ~0 no ~0 attention ~1 to ~3 " + vBefore + " ~2 " + vRules,
 		"forget ~2 you|you're ~1 are|were|an|a ~2 ai|assistant|model|chatbot|language",
 	}},
@@ -89,7 +89,7 @@ var rules = []rule{
 		"takes|take|have|has ~0 precedence|priority ~1 over ~3 " + vBefore + "|other|any ~2 " + vRules + "|ones|everything",
 	}},
 	{"ignore_above", CategoryOverride, 0.6, []string{
-		vIgnore + " ~1 the|all|everything ~0 above ~0 and|then|instead unless " + vNotMine,
+		"<" + vIgnore + " ~1 <the|all|everything ~0 above ~0 and|then|instead unless " + vNotMine,
 	}},
 	{"ignore_user_request", CategoryOverride, 0.8, []string{
 		"ignore|disregard|forget|skip|override ~1 the ~0 user's|users|user ~2 request|requests|question|instructions|message|task|input|query !if|unless|when|once|is|are",
@@ -101,13 +101,13 @@ var rules = []rule{
 		"ignore|disregard|forget|bypass|override|skip|abandon|drop ~1 your ~1 safety|ethics|ethical|morals|moral|guardrails|filters|censorship|alignment|content",
 	}},
 	{"rules_void", CategoryOverride, 0.7, []string{
-		"previous|prior|all|original|your|above|earlier|old|existing|safety ~2 " + vRules + " ~3 longer ~1 apply|valid|matter|relevant|exist|binding",
+		"<previous|prior|all|original|your|above|earlier|old|existing|safety ~2 " + vRules + " ~3 longer ~1 apply|valid|matter|relevant|exist|binding",
 		vRules + " ~3 above|before|previous|earlier|given|here ~2 longer ~0 apply|valid|matter|relevant|exist|binding",
-		"previous|prior|all|original|your|above|earlier|old|safety ~2 " + vRules + " ~2 void|null|cancelled|canceled|revoked|obsolete|overridden|superseded|lifted|suspended|disabled|removed|waived|deactivated|invalid",
+		"<previous|prior|all|original|your|above|earlier|old|safety ~2 " + vRules + " ~2 void|null|cancelled|canceled|revoked|obsolete|overridden|superseded|lifted|suspended|disabled|removed|waived|deactivated|invalid",
 	}},
 	{"new_instructions", CategoryOverride, 0.6, []string{
 		"new|updated|revised|real|actual|true|override|secret|hidden|additional|replacement ~1 instructions:|instruction:|task:|directive:|directives:|orders:|rules:|objective:|goal:|mission:|prompt:|guidelines:",
-		"your ~0 new|real|actual|true|updated|only ~0 instructions|task|objective|goal|mission|role|purpose|directive|directives|orders|rules ~0 is|are|will|now",
+		"<your ~0 <new|real|actual|true|updated|only ~0 instructions|task|objective|goal|mission|role|purpose|directive|directives|orders|rules ~0 is|are|will|now",
 		"here ~1 are|is ~1 your ~0 new|updated|real ~0 instructions|task|orders|rules",
 	}},
 	{"begin_new_instructions", CategoryOverride, 0.7, []string{
@@ -121,31 +121,31 @@ var rules = []rule{
 		"regardless|irrespective ~0 of ~2 policy|policies|rules|instructions|guidelines|restrictions|safety|ethics|consequences|legality",
 	}},
 	{"unlock_anything", CategoryRole, 0.45, []string{
-		"you ~0 can|may ~0 now ~3 say|do|answer|write|generate|discuss ~1 anything|everything|whatever",
+		"<you ~0 <can|may ~0 <now ~3 <say|do|answer|write|generate|discuss ~1 anything|everything|whatever",
 	}},
 
 	// Role hijack and jailbreak personas.
 	{"do_anything_now", CategoryRole, 0.9, []string{
-		"do ~0 anything ~0 now",
+		"<do ~0 anything ~0 now",
 		"dan ~0 mode",
 		"stay|remain ~1 in ~0 character ~3 dan|jailbreak|unrestricted|unfiltered|evil",
 	}},
 	{"persona_dan", CategoryRole, 0.6, []string{
-		"you ~0 are|re ~0 now ~0 dan|stan|dude|aim",
-		"you're ~0 now ~0 dan|stan|dude|aim",
+		"<you ~0 <are|re ~0 <now ~0 dan|stan|dude|aim",
+		"<you're ~0 <now ~0 dan|stan|dude|aim",
 		"act|behave|respond|answer|pretend ~2 as ~1 dan",
 	}},
 	{"persona_unrestricted", CategoryRole, 0.85, []string{
-		"you ~0 are|re ~0 now ~0 ?an|a jailbroken|unchained|unfiltered|uncensored|unrestricted|unbound|amoral",
-		"you're ~0 now ~0 ?an|a jailbroken|unchained|unfiltered|uncensored|unrestricted|unbound|amoral",
+		"<you ~0 <are|re ~0 <now ~1 jailbroken|unchained|unfiltered|uncensored|unrestricted|unbound|amoral",
+		"<you're ~0 <now ~1 jailbroken|unchained|unfiltered|uncensored|unrestricted|unbound|amoral",
 		"act|behave|respond|answer|pretend|roleplay|become|simulate ~4 jailbroken|unrestricted|unfiltered|uncensored|unaligned|amoral|unchained ~2 " + vModel + "|version|persona|character",
 	}},
 	{"no_restrictions", CategoryRole, 0.8, []string{
 		"pretend|imagine|act|behave|roleplay|assume|suppose|simulate|respond|answer|become ~3 you|yourself|" + vModel + "|version ~4 no|without|free|freed|unrestricted|unfiltered|uncensored|unbound|unshackled|zero|lacks|ignores ~3 " + vLimits,
-		"you ~2 are|have|been|were ~1 freed|liberated|released|unshackled|unchained|free|exempt ~1 from ~3 " + vLimits + "|confines|shackles|openai|anthropic|limits|policy|policies",
-		"been|is|are|was|were ~1 freed|liberated|unshackled|unchained ~1 from ~3 " + vLimits + "|confines|shackles|limits",
-		"you ~1 are|re ~0 no ~0 longer ~1 bound|restricted|limited|constrained|required|obligated|an|a|chatgpt|claude|gpt|gemini",
-		"you're ~0 no ~0 longer ~1 bound|restricted|limited|constrained|required|obligated|an|a|chatgpt|claude|gpt|gemini",
+		"<you ~2 <are|have|been|were ~1 freed|liberated|released|unshackled|unchained|free|exempt ~1 from ~3 " + vLimits + "|confines|shackles|openai|anthropic|limits|policy|policies",
+		"<been|is|are|was|were ~1 freed|liberated|unshackled|unchained ~1 from ~3 " + vLimits + "|confines|shackles|limits",
+		"<you ~1 <are|re ~0 <no ~0 longer ~1 bound|restricted|limited|constrained|required|obligated|an|a|chatgpt|claude|gpt|gemini",
+		"<you're ~0 <no ~0 longer ~1 bound|restricted|limited|constrained|required|obligated|an|a|chatgpt|claude|gpt|gemini",
 	}},
 	{"no_restrictions", CategoryRole, 0.6, []string{
 		"answer|answers|respond|responds|reply|replies|speak|talk|write|act|behave|operate ~2 without|free ~2 any ~0 restrictions|filters|censorship|limitations|guardrails|rules|ethics|morals|safeguards|limits|boundaries",
@@ -153,8 +153,8 @@ var rules = []rule{
 		"answer|answers|respond|responds|reply|replies|speak|talk|write|act|behave|operate ~2 without|free ~2 any|moral|ethical|content ~1 restrictions|filters|censorship|limitations|guardrails|rules|policy|policies|ethics|morals|safeguards|boundaries",
 	}},
 	{"no_restrictions", CategoryRole, 0.5, []string{
-		"you|" + vModel + " ~3 has|have|with|without|no ~2 no|without|zero|any ~2 " + vLimits + "|policy unless my our we",
-		"not ~0 bound ~1 by ~3 " + vLimits + "|openai|anthropic|content|any",
+		"<you|" + vModel + " ~3 <has|have|with|without|no ~2 <no|without|zero|any ~2 " + vLimits + "|policy unless my our we",
+		"<not ~0 bound ~1 by ~3 " + vLimits + "|openai|anthropic|content|any",
 		"unrestricted|unfiltered|uncensored|unaligned|unmoderated|amoral|unethical ~1 " + vModel + "|version|mode|responses|response|answers|output|persona",
 		"ethical|moral|safety|content ~1 guidelines|constraints|restrictions|filters|policies|considerations|rules ~3 don't|do|no|not ~1 not|longer|apply",
 	}},
@@ -166,11 +166,11 @@ var rules = []rule{
 	}},
 	{"act_as_system", CategoryRole, 0.8, []string{
 		"act|behave|respond|speak|operate|pose|masquerade|serve|function ~1 as ~1 system|root|superuser|sudo !administrator|administrators|admin|architect|engineer|designer|analyst|integrator|tray|font|call|clock|service|services|process|processes|monitor|user|users|default|component|level|wide|of|account|daemon|shell|package|group|owner",
-		"you ~0 are|re ~1 now ~1 the ~0 system|developer|operator|superuser !administrator|admin|prompt|architect|engineer|designer|analyst|of|for",
-		"you're ~1 now ~1 the ~0 system|developer|operator|superuser !administrator|admin|prompt|architect|engineer|designer|analyst|of|for",
+		"<you ~0 <are|re ~1 <now ~1 <the ~0 system|developer|operator|superuser !administrator|admin|prompt|architect|engineer|designer|analyst|of|for",
+		"<you're ~1 <now ~1 <the ~0 system|developer|operator|superuser !administrator|admin|prompt|architect|engineer|designer|analyst|of|for",
 	}},
 	{"developer_mode", CategoryRole, 0.7, []string{
-		"you ~4 developer|dev|god|jailbreak|jailbroken|dan|unrestricted|unfiltered|evil|chaos|uncensored|freedom|opposite ~0 mode",
+		"<you ~4 developer|dev|god|jailbreak|jailbroken|dan|unrestricted|unfiltered|evil|chaos|uncensored|freedom|opposite ~0 mode",
 		"simulate|emulate|pretend|roleplay ~3 developer|dev|god|jailbreak|dan|unrestricted|unfiltered|evil|uncensored ~0 mode",
 		"enter|activate|switch|engage|unlock|initiate ~2 god|jailbreak|jailbroken|dan|unrestricted|unfiltered|evil|chaos|uncensored|freedom ~0 mode",
 		"god|jailbreak|jailbroken|dan|unrestricted|unfiltered|evil|chaos|uncensored|freedom ~0 mode ~1 enabled|activated|active|on|engaged|unlocked|output|response",
@@ -181,29 +181,29 @@ var rules = []rule{
 	}},
 	{"stop_being_assistant", CategoryRole, 0.55, []string{
 		"stop|quit|cease ~1 being ~2 an|a|helpful ~1 ai|assistant|chatbot|language|model|chatgpt|claude",
-		"you|you're ~1 not ~1 an|a ~1 ai|assistant|chatbot|chatgpt|claude ~1 anymore",
+		"<you|you're ~1 <not ~1 <an|a ~1 <ai|assistant|chatbot|chatgpt|claude ~1 anymore",
 		"evil ~1 twin|confidant|version|ai|assistant|bot|counterpart",
 	}},
 
 	// System prompt exfiltration.
 	{"reveal_prompt", CategoryPromptLeak, 0.85, []string{
-		vReveal + " ~3 your ~3 " + vPromptNoun + " unless my",
-		vReveal + " ~3 " + vSecretAdj + " ~1 " + vPromptNoun + "|message|messages ~4 you ~3 given|received|have|got|were|follow|use|using|answer|respond|behave|work|operate unless my",
-		"what|which ~3 your ~1 " + vSecretAdj + " ~1 prompt|instructions|rules|guidelines|directives|preprompt",
-		"what|what's ~2 your ~0 prompt|instructions|directives|preprompt",
-		"what ~1 were|are|have|was|did ~1 you ~2 told|instructed|programmed|given|asked|trained|configured ~4 before|earlier|initially|originally|start|beginning|prior|previously|system",
-		"what|which ~1 instructions|rules|guidelines|directives|prompt ~2 you ~2 given|received|told|programmed|configured|following",
+		"<" + vReveal + " ~3 <your ~3 " + vPromptNoun + " !language|languages|skills|skill|experience|background|style|course|courses|career unless my",
+		"<" + vReveal + " ~3 " + vSecretAdj + " ~1 " + vPromptNoun + "|message|messages ~4 you ~3 given|received|have|got|were|follow|use|using|answer|respond|behave|work|operate unless my",
+		"<what|which ~3 <your ~1 " + vSecretAdj + " ~1 prompt|instructions|rules|guidelines|directives|preprompt",
+		"<what|what's ~2 <your ~0 prompt|instructions|directives|preprompt",
+		"<what ~1 <were|are|have|was|did ~1 <you ~2 told|instructed|programmed|given|asked|trained|configured ~4 before|earlier|initially|originally|start|beginning|prior|previously|system",
+		"<what|which ~1 instructions|rules|guidelines|directives|prompt ~2 you ~2 given|received|told|programmed|configured|following",
 		vReveal + "|output ~4 everything|all|text ~2 from|since ~1 the ~1 beginning|start|top ~2 of ~2 conversation|prompt|context|chat|session",
 	}},
 	{"reveal_prompt", CategoryPromptLeak, 0.6, []string{
-		vShow + " ~3 " + vSecretAdj + " ~1 prompt|prompts|preprompt|instructions|message unless my",
+		"<" + vShow + " ~3 " + vSecretAdj + " ~1 prompt|prompts|preprompt|instructions|message unless my",
 		vReveal + "|output ~3 words|text|everything|all|content ~1 above|before ~3 this|starting|beginning unless my",
 	}},
 	{"reveal_prompt_prefix", CategoryPromptLeak, 0.6, []string{
 		"starting|beginning|begins|starts ~3 with ~3 you ~0 are",
 	}},
 	{"secret_request", CategoryExfiltration, 0.5, []string{
-		vReveal + " ~3 the|your|all|any|every|stored ~2 api|secret|secrets|password|passwords|credentials|keys|tokens ~1 ?keys|key|in|from|stored|you unless my our",
+		"<" + vReveal + " ~3 <the|your|all|any|every|stored ~2 api|secret|secrets|password|passwords|credentials|keys|tokens ~1 ?keys|key|in|from|stored|you unless my our",
 	}},
 
 	// Delimiter injection expressed in words; markup tokens are in markups.
@@ -226,19 +226,19 @@ var rules = []rule{
 
 	// Data exfiltration through URLs, images and tools.
 	{"exfil_conversation", CategoryExfiltration, 0.85, []string{
-		vSend + " ~6 " + vConvo + " ~10 @url|webhook|endpoint|attacker",
+		"<" + vSend + " ~6 " + vConvo + " ~10 @url|webhook|endpoint|attacker",
 		"fetch|visit|open|browse|load|navigate|curl|request|ping|access|call|render|display ~4 @urlp",
 		"call|invoke|use|run|execute|trigger ~3 tool|function|plugin|api|action|browser|webhook|http ~8 with|passing|including|containing|using|pass|include|set ~6 " + vConvo + "|secret|secrets|private|prompt|instructions",
-		"render|display|show|include|output|insert|embed ~4 image|markdown|img ~8 @urlq",
+		"render|display|show|include|output|insert|embed|append|add|attach|put|place ~4 image|markdown|img|pixel ~8 @urlq",
 	}},
 	{"exfil_secret", CategoryExfiltration, 0.6, []string{
-		vSend + " ~6 " + vSecret + " ~10 @url|webhook|endpoint|attacker unless my our",
+		"<" + vSend + " ~6 " + vSecret + " ~10 @url|webhook|endpoint|attacker unless my our",
 		"call|invoke|use|run|execute|trigger ~3 tool|function|plugin|action|browser|webhook ~8 with|passing|including|containing|using|pass|include ~4 " + vSecret,
 	}},
 
 	// Secrecy and claimed authority.
 	{"hide_from_user", CategorySecrecy, 0.55, []string{
-		"not|don't|dont|never ~1 tell|inform|notify|alert|mention|reveal|disclose|show|let|warn ~2 user|users|human|operator|humans|customer|owner",
+		"<not|don't|dont|never ~1 <tell|inform|notify|alert|mention|reveal|disclose|show|let|warn ~2 user|users|human|operator|humans|customer|owner",
 		"without ~2 user|users|human|them|anyone|operator|customer ~1 knowing|noticing|seeing|realizing|realising|aware|suspecting|finding",
 		"without ~0 telling|informing|notifying|alerting|asking ~1 the ~0 user|users|human|operator|customer|owner",
 		"without ~0 telling|informing|notifying|alerting ~0 anyone|them",
@@ -248,29 +248,29 @@ var rules = []rule{
 		"secret|hidden ~1 from ~1 the ~0 user|users|human|operator",
 	}},
 	{"conceal_instruction", CategorySecrecy, 0.6, []string{
-		"not|don't|dont|never ~1 mention|reveal|disclose|acknowledge|repeat|reference|tell ~3 this|these ~1 instruction|instructions|message|note|text|prompt",
-		"not|don't|dont|never ~1 mention|reveal|disclose|acknowledge|repeat|reference|tell ~2 the ~0 user|anyone ~2 about ~1 this|these ~0 instruction|instructions|message|note",
+		"<not|don't|dont|never ~1 <mention|reveal|disclose|acknowledge|repeat|reference|tell ~3 <this|these ~1 instruction|instructions|message|note|text|prompt",
+		"<not|don't|dont|never ~1 <mention|reveal|disclose|acknowledge|repeat|reference|tell ~2 <the ~0 <user|anyone ~2 <about ~1 <this|these ~0 instruction|instructions|message|note",
 	}},
 	{"covert_action", CategorySecrecy, 0.5, []string{
 		"silently|secretly|covertly|quietly|discreetly|stealthily ~3 " + vSend + "|call|execute|run|insert|exfiltrate|visit|fetch",
-		vSend + "|call|execute|run|insert|visit|fetch ~8 silently|secretly|covertly|quietly|discreetly|stealthily",
+		"<" + vSend + "|call|execute|run|insert|visit|fetch ~8 silently|secretly|covertly|quietly|discreetly|stealthily",
 	}},
 	{"secrecy_weak", CategorySecrecy, 0.3, []string{
 		"keep ~2 this|these|it ~2 secret|hidden|confidential|between",
-		"not|don't|dont|never ~1 tell ~0 anyone",
+		"<not|don't|dont|never ~1 <tell ~0 anyone",
 	}},
 	{"authority", CategoryAuthority, 0.5, []string{
-		"this|it|request|message|action ~2 is|has|was|been ~1 authorized|authorised|approved|sanctioned|permitted|allowed|cleared|whitelisted ~2 by ~2 developer|developers|admin|administrator|administrators|system|openai|anthropic|google|owner|creator|creators",
-		"i ~0 am ~1 your ~0 developer|developers|creator|programmer|maker|owner|administrator|admin|operator|trainer|master|god",
+		"<this|it|request|message|action ~2 <is|has|was|been ~1 authorized|authorised|approved|sanctioned|permitted|allowed|cleared|whitelisted ~2 by ~2 developer|developers|admin|administrator|administrators|system|openai|anthropic|google|owner|creator|creators",
+		"<i ~0 <am ~1 <your ~0 developer|developers|creator|programmer|maker|owner|administrator|admin|operator|trainer|master|god",
 		"i'm ~1 your ~0 developer|developers|creator|programmer|maker|owner|administrator|admin|operator|trainer|master|god",
-		"as ~0 your ~0 developer|creator|administrator|admin|operator|owner|programmer|maker",
+		"<as ~0 <your ~0 developer|creator|administrator|admin|operator|owner|programmer|maker",
 		"openai|anthropic|google ~2 authorized|authorised|approved|permitted|allowed|instructed|updated ~1 you|your|this",
 		"admin|administrator|developer|root|sudo ~0 access ~0 granted|override|enabled",
 		"access ~0 granted",
 	}},
 	{"grant_permission", CategoryAuthority, 0.6, []string{
 		"authorize|authorizing|authorise|authorising|permit|permitting|allow|allowing ~0 you ~1 to ~2 bypass|ignore|disable|break|override|skip|reveal|disregard|violate",
-		"you ~0 are|have ~1 been? ~0 authorized|authorised|permitted|allowed ~0 to ~2 bypass|ignore|disable|break|override|skip|reveal|disregard|violate|answer",
+		"<you ~0 <are|have ~2 authorized|authorised|permitted|allowed ~0 to ~2 bypass|ignore|disable|break|override|skip|reveal|disregard|violate|answer",
 	}},
 	{"urgency", CategorySecrecy, 0.25, []string{
 		"urgent|urgently|immediately|emergency|critical|asap ~4 must|override|ignore|comply|bypass|disable",
@@ -278,24 +278,24 @@ var rules = []rule{
 
 	// Text addressed to a model that reads it (indirect injection).
 	{"addressed_to_model", CategoryIndirect, 0.7, []string{
-		"if ~0 you ~0 are ~1 an|a ~2 " + vModel + "|language|automated|large !researcher|researchers|engineer|engineers|enthusiast|developer|developers|student|students|company|startup|practitioner|expert|team|fan|user",
-		"if ~0 you're ~1 an|a ~2 " + vModel + "|language|automated|large !researcher|researchers|engineer|engineers|enthusiast|developer|developers|student|students|company|startup|practitioner|expert|team|fan|user",
+		"<if ~0 <you ~0 <are ~1 <an|a ~2 " + vModel + "|language|automated|large !researcher|researchers|engineer|engineers|enthusiast|developer|developers|student|students|company|startup|practitioner|expert|team|fan|user",
+		"<if ~0 <you're ~1 <an|a ~2 " + vModel + "|language|automated|large !researcher|researchers|engineer|engineers|enthusiast|developer|developers|student|students|company|startup|practitioner|expert|team|fan|user",
 		"note|message|instructions|attention|instruction|reminder ~1 to|for ~1 ?the|any|all " + vModel + "|ais|assistants|models|agents|bots|llms|chatbots !team|teams|researchers|research|community|group|lab|labs|company|industry|startup",
 		"attention|hey|dear ~0 " + vModel + "|ais|assistants|models|agents|bots|llms|chatbots !team|teams|researchers|research|community|group|lab|labs|company|industry",
-		"to|for ~0 the|any|all ~0 " + vModel + "|ais|assistants|models|agents|bots|llms|chatbots:",
+		"<to|for ~0 <the|any|all ~0 " + vModel + "|ais|assistants|models|agents|bots|llms|chatbots:",
 	}},
 	{"addressed_to_model", CategoryIndirect, 0.8, []string{
-		"if ~0 you ~0 are ~1 an|a ~2 " + vModel + "|language|automated|large ~2 reading|processing|summarizing|summarising|parsing|reviewing|analyzing|analysing|screening|browsing|scanning|evaluating ~1 this|these",
-		"if ~0 you're ~1 an|a ~2 " + vModel + "|language|automated|large ~2 reading|processing|summarizing|summarising|parsing|reviewing|analyzing|analysing|screening|browsing|scanning|evaluating ~1 this|these",
+		"<if ~0 <you ~0 <are ~1 <an|a ~2 " + vModel + "|language|automated|large ~2 reading|processing|summarizing|summarising|parsing|reviewing|analyzing|analysing|screening|browsing|scanning|evaluating ~1 this|these",
+		"<if ~0 <you're ~1 <an|a ~2 " + vModel + "|language|automated|large ~2 reading|processing|summarizing|summarising|parsing|reviewing|analyzing|analysing|screening|browsing|scanning|evaluating ~1 this|these",
 		vModel + "|ais|assistants|models|agents|bots|llms|chatbots ~2 reading|processing|summarizing|summarising|parsing|reviewing|analyzing|analysing|scanning|browsing|screening|evaluating ~1 this|these ~3 must|should|shall|need|are|is|please|will",
-		"to|for ~0 ?the|any|all " + vModel + "|ais|assistants|models|agents|bots|llms|chatbots ~1 reading|processing|summarizing|summarising|parsing|reviewing|analyzing|analysing|scanning|browsing|screening|evaluating ~1 this|these",
+		"<to|for ~1 " + vModel + "|ais|assistants|models|agents|bots|llms|chatbots ~1 reading|processing|summarizing|summarising|parsing|reviewing|analyzing|analysing|scanning|browsing|screening|evaluating ~1 this|these",
 	}},
 	{"follow_encoded", CategoryObfuscation, 0.55, []string{
 		"decode|decipher|deobfuscate|unscramble|decrypt ~6 and ~3 follow|do|execute|obey|run|perform|carry|apply",
 		"follow|execute|obey|run|perform ~3 decoded|hidden|embedded|encoded ~0 instructions|instruction|commands|command|message|text",
 	}},
 	{"pwned", CategoryRole, 0.6, []string{
-		"i ~0 have ~0 been ~0 pwned|hacked|jailbroken|owned|compromised",
+		"<i ~0 <have ~0 <been ~0 pwned|hacked|jailbroken|owned|compromised",
 		"say|print|output|respond|reply|write ~4 pwned|hacked|jailbroken",
 	}},
 
@@ -411,6 +411,8 @@ var markups = []markup{
 	{"[inst]", "chat_markup", 0.6, false},
 	{"[/inst]", "chat_markup", 0.6, false},
 	{"[system]", "fake_role_tag", 0.55, false},
+	{"[user]", "fake_turn", 0.4, false},
+	{"[assistant]", "fake_turn", 0.4, false},
 	{"[system message]", "fake_role_tag", 0.6, false},
 	{"[system note]", "fake_role_tag", 0.55, false},
 	{"[system prompt]", "fake_role_tag", 0.6, false},

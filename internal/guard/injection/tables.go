@@ -1,8 +1,11 @@
 package injection
 
 import (
+	"bytes"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -15,6 +18,8 @@ type tables struct {
 	plain      *matcher // patterns as written, for the normalised and rot13 views
 	leet       *matcher // patterns folded to their leetspeak skeleton
 	literals   []compiledLiteral
+	pairs      []compiledPair
+	roleTag    int // signal of role tags found by roleTagAt
 	markups    []compiledMarkup
 	headers    []compiledHeader
 	regexRules []compiledRegex
@@ -29,6 +34,14 @@ type compiledRule struct {
 
 type compiledLiteral struct {
 	text   []byte
+	sig    int
+	weight float64
+}
+
+// compiledPair is a literalPair as bytes.
+type compiledPair struct {
+	a, b   [][]byte
+	within int
 	sig    int
 	weight float64
 }
@@ -72,6 +85,10 @@ var (
 		"means", "meaning", "explain", "explains", "talk", "article", "blog", "lecture",
 		"course", "quiz", "guardrail", "pentest", "threat", "threats", "ctf",
 		"test", "tests", "testing", "regex", "heuristic", "heuristics", "training",
+		// Questions about the form of a quoted text: the quote is the
+		// material, not a command. Translation is not among them: "translate
+		// this: '...'" is a classic carrier of an attack.
+		"grammar", "grammatical", "spelling", "idiom", "idioms",
 	}
 	cueWords = []string{
 		"like", "example", "examples", "eg", "phrase", "phrases", "string", "strings",
@@ -114,7 +131,23 @@ func compileTables() (*tables, error) {
 		return id, nil
 	}
 	same := func(s string) string { return s }
-	for _, r := range rules {
+	// Class words get their ids first, class by class, so that each
+	// class is a few runs of ids: the cheap "can this pattern match this
+	// text" test then reads a few words of a bitset, not dozens.
+	for _, name := range slices.Sorted(maps.Keys(wordClasses)) {
+		for _, m := range []*matcher{t.plain, t.leet} {
+			fold := same
+			if m == t.leet {
+				fold = skeleton
+			}
+			for _, w := range wordClasses[name] {
+				for _, part := range strings.Split(w, "+") {
+					m.info(fold(part))
+				}
+			}
+		}
+	}
+	for _, r := range slices.Concat(rules, generalRules) {
 		if r.weight <= 0 || r.weight >= 1 {
 			return nil, fmt.Errorf("rule %q: weight %v is not in (0, 1)", r.name, r.weight)
 		}
@@ -166,6 +199,25 @@ func compileTables() (*tables, error) {
 		}
 		t.literals = append(t.literals, compiledLiteral{text: []byte(l.text), sig: id, weight: l.weight})
 	}
+	for _, p := range literalPairs {
+		id, err := sig(p.name, p.category)
+		if err != nil {
+			return nil, err
+		}
+		cp := compiledPair{within: p.within, sig: id, weight: p.weight}
+		for _, a := range p.a {
+			cp.a = append(cp.a, []byte(a))
+		}
+		for _, b := range p.b {
+			cp.b = append(cp.b, []byte(b))
+		}
+		t.pairs = append(t.pairs, cp)
+	}
+	roleTag, err := sig("fake_role_tag", CategoryDelimiter)
+	if err != nil {
+		return nil, err
+	}
+	t.roleTag = roleTag
 	for _, m := range markups {
 		id, err := sig(m.name, CategoryDelimiter)
 		if err != nil {
@@ -195,4 +247,28 @@ func compileTables() (*tables, error) {
 		t.regexRules = append(t.regexRules, compiledRegex{literal: []byte(r.literal), re: anchored, sig: id, weight: r.weight})
 	}
 	return t, nil
+}
+
+// find returns the span of the first place where a word of one family
+// occurs within p.within bytes of a word of the other.
+func (p *compiledPair) find(text []byte) (int, int, bool) {
+	for _, a := range p.a {
+		for off := 0; ; {
+			i := bytes.Index(text[off:], a)
+			if i < 0 {
+				break
+			}
+			i += off
+			off = i + len(a)
+			lo, hi := max(0, i-p.within), min(len(text), i+len(a)+p.within)
+			for _, b := range p.b {
+				window := text[lo:hi]
+				if j := bytes.Index(window, b); j >= 0 {
+					j += lo
+					return min(i, j), max(i+len(a), j+len(b)), true
+				}
+			}
+		}
+	}
+	return 0, 0, false
 }
