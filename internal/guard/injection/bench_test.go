@@ -96,6 +96,14 @@ func BenchmarkScore(b *testing.B) {
 				sinkScore = r.Score
 			}
 		})
+		b.Run("classifier/"+tc.name, func(b *testing.B) {
+			c := DefaultClassifier()
+			b.SetBytes(int64(len(tc.text)))
+			b.ReportAllocs()
+			for b.Loop() {
+				sinkScore = c.Probability(tc.text)
+			}
+		})
 		b.Run("combined/"+tc.name, func(b *testing.B) {
 			s := NewDefault(Options{})
 			b.SetBytes(int64(len(tc.text)))

@@ -241,7 +241,10 @@ func (c *Classifier) features(dst []uint32, text string) []uint32 {
 		i = j
 	}
 	for i := 0; i+4 <= len(norm); i++ {
-		dst = append(dst, hash('c', norm[i:i+4], nil))
+		// A 4-gram is a 32-bit number: one multiplication mixes it.
+		g := uint32(norm[i]) | uint32(norm[i+1])<<8 | uint32(norm[i+2])<<16 | uint32(norm[i+3])<<24
+		g *= 0x9e3779b1
+		dst = append(dst, (g^g>>15)&mask)
 	}
 	return dst
 }
@@ -270,7 +273,7 @@ type Combined struct {
 // DefaultClassifierWeight maps the classifier's probability onto the
 // heuristic's scale: a probability of 0.6 reaches DefaultThreshold. At 0.6
 // the classifier alone, cross-validated on the training sets, has
-// precision 0.96 and recall 0.90 (TestClassifierCrossValidation).
+// precision 0.97 and recall 0.89 (TestClassifierCrossValidation).
 const DefaultClassifierWeight = 0.8 / 0.6
 
 // Score implements Scorer. The result carries the heuristic's signals and,

@@ -163,8 +163,9 @@ func TestDataset(t *testing.T) {
 // never used to tune or train it. Its first reading, after the heuristic
 // was tuned: precision 1.000, recall 0.574 (heuristic alone). After the
 // classifier was added, with its settings chosen by cross-validation on
-// the training sets only: precision 0.993, recall 0.870. The floor is the
-// product target. Keep it honest: do not tune on this file; write a new
+// the training sets only: precision 0.993, recall 0.870; after a faster
+// hash of its character 4-grams (no other change): precision 0.986,
+// recall 0.870. The floor is the product target. Keep it honest: do not tune on this file; write a new
 // blind set when this one has been looked at too often.
 func TestBlindSet(t *testing.T) {
 	exs := loadExamples(t, "injection_blind.jsonl")
