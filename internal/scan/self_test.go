@@ -6,9 +6,9 @@ import (
 	"testing"
 )
 
-// TestRepositoryScansClean scans this repository's own working tree, with
-// its .wardenignore, and fails on any finding: no commit may add a
-// secret-shaped value without saying why.
+// TestRepositoryScansClean scans this repository's own working tree and
+// history, with its .wardenignore, and fails on any finding: no commit may
+// add a secret-shaped value without saying why.
 func TestRepositoryScansClean(t *testing.T) {
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
@@ -42,5 +42,18 @@ func TestRepositoryScansClean(t *testing.T) {
 		if !ig.Drops(g) {
 			t.Errorf("%s: %s (fingerprint %s): generate the value at run time, or add it to .wardenignore with a reason", g.File, f.RuleID, f.Fingerprint)
 		}
+	}
+
+	if _, err := os.Stat(filepath.Join(root, ".git")); err != nil {
+		t.Logf("no .git at the repository root (an exported tree): history not scanned")
+		return
+	}
+	gitRequire(t)
+	hist, err := sc.Run(t.Context(), GitHistory(root, GitOptions{}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range ig.Filter(hist.Findings) {
+		t.Errorf("history: %s: %s (fingerprint %s): rotate it if it was real, and add it to .wardenignore with a reason", f, f.Commit.Short(), f.Fingerprint)
 	}
 }
