@@ -336,10 +336,20 @@ func (a *app) scanOutput(path string) (io.Writer, func() error, error) {
 	return file, file.Close, nil
 }
 
-// terminal reports whether w is a terminal.
-func terminal(w io.Writer) bool {
-	file, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(file.Fd()))
+// terminal returns the file behind a command's reader or writer if it is
+// a terminal.
+func terminal(rw any) (*os.File, bool) {
+	file, ok := rw.(*os.File)
+	if !ok || !term.IsTerminal(int(file.Fd())) {
+		return nil, false
+	}
+	return file, true
+}
+
+// isTerminal reports whether a command's reader or writer is a terminal.
+func isTerminal(rw any) bool {
+	_, ok := terminal(rw)
+	return ok
 }
 
 // scanProgress returns a progress bar on standard error, or nil when
@@ -351,7 +361,7 @@ func (a *app) scanProgress(mode string, toFile bool) *progressbar.ProgressBar {
 		return nil
 	case "always":
 	default:
-		if !terminal(a.io.Stderr) || (!toFile && !terminal(a.io.Stdout)) || a.env["CI"] != "" {
+		if !isTerminal(a.io.Stderr) || (!toFile && !isTerminal(a.io.Stdout)) || a.env["CI"] != "" {
 			return nil
 		}
 	}
@@ -374,7 +384,7 @@ func (a *app) scanColour(f scanFlags, out io.Writer) bool {
 		return false
 	}
 	_, noColour := a.env["NO_COLOR"]
-	return f.format == "text" && !noColour && terminal(out)
+	return f.format == "text" && !noColour && isTerminal(out)
 }
 
 // verifyFindings says, for each finding, whether the key is live and what

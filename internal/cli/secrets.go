@@ -88,7 +88,7 @@ func (a *app) readValue(cmd *cobra.Command, name, fromEnv string) (secret.Secret
 		return secret.FromString(v), nil
 	}
 	in := cmd.InOrStdin()
-	if f, ok := in.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+	if f, ok := terminal(in); ok {
 		fmt.Fprintf(cmd.ErrOrStderr(), "Value for %s (input hidden): ", name)
 		b, err := term.ReadPassword(int(f.Fd()))
 		fmt.Fprintln(cmd.ErrOrStderr())
